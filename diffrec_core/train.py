@@ -1,0 +1,131 @@
+"""Training and evaluation shared by every method: the authors' protocol (evaluate every few epochs, select on
+validation Recall@20, stop after ``patience`` epochs without improvement), done once for all methods.
+
+Model selection reads only the validation split. The test split is scored once, with the selected weights.
+"""
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Dict, Optional
+
+import numpy as np
+import torch
+
+from .data.dataset import Split
+from .metrics import average, mask_scores, ranking_metrics, topk
+from .methods.base import Recommender
+
+KS = (10, 20)
+
+
+@dataclass
+class FitResult:
+    best_epoch: int
+    valid: Dict[str, float]
+    test: Dict[str, float]
+    history: list = field(default_factory=list)
+    train_seconds: float = 0.0
+    eval_seconds: float = 0.0
+    epoch_seconds: list = field(default_factory=list)
+    eval_pass_seconds: list = field(default_factory=list)
+    stopped: str = ""
+
+
+def _seen(split: Split, users, which: str) -> torch.Tensor:
+    seen = split.rows(users, "train") > 0
+    if which == "test":
+        seen |= split.rows(users, "valid") > 0
+    return torch.from_numpy(seen)
+
+
+@torch.no_grad()
+def evaluate(model: Recommender, split: Split, which=("valid", "test"), ks=KS, batch_size: int = 2048,
+             denominator: Optional[str] = None) -> Dict[str, Dict[str, float]]:
+    """Full-ranking metrics with seen items masked (train for valid; train+valid for test).
+
+    Where the test pass reads the same input as the validation pass (``model.test_uses_valid`` is False), one
+    scoring pass serves both splits, as methods.md 2.1 suggests.
+    """
+    denominator = denominator or getattr(model.config, "metric_denominator", "gt")
+    which = tuple(which)
+    kmax = max(ks)
+    per: Dict[str, Dict[str, list]] = {w: {} for w in which}
+    ngt: Dict[str, list] = {w: [] for w in which}
+    users_all = np.arange(split.n_users)
+    for i in range(0, split.n_users, batch_size):
+        users = users_all[i:i + batch_size]
+        shared = None if model.test_uses_valid else model.score(split, users, which[0])
+        for w in which:
+            s = shared if shared is not None else model.score(split, users, w)
+            s = mask_scores(s.float().cpu(), _seen(split, users, w))
+            gt = torch.from_numpy(split.rows(users, w) > 0)
+            m = ranking_metrics(topk(s, kmax), gt, ks)
+            for k, v in m.items():
+                per[w].setdefault(k, []).append(v)
+            ngt[w].append(gt.sum(1))
+    return {w: average({k: torch.cat(v) for k, v in per[w].items()}, torch.cat(ngt[w]), denominator)
+            for w in which}
+
+
+def fit(model: Recommender, split: Split, epochs: Optional[int] = None, seed: int = 1, select: str = "recall@20",
+        eval_every: Optional[int] = None, patience: Optional[int] = None,
+        progress: Optional[Callable[[dict], None]] = None, should_stop: Optional[Callable[[], bool]] = None,
+        eval_batch: int = 2048, evaluate_test: bool = True) -> FitResult:
+    """Train ``model`` on ``split.train``; select the epoch on validation ``select``; score test once.
+
+    ``progress`` receives a dict after every epoch (epoch, loss, and valid metrics when evaluated);
+    ``should_stop`` lets a UI stop training between epochs. Seeds torch, the step sampler and the shuffling.
+    """
+    cfg = model.config
+    epochs = int(epochs if epochs is not None else getattr(cfg, "epochs", 1))
+    eval_every = int(eval_every or getattr(cfg, "eval_every", 5))
+    patience = int(patience or getattr(cfg, "patience", 20))
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    model.prepare(split)
+    res = FitResult(best_epoch=0, valid={}, test={})
+    best_state, best_val = None, -np.inf
+    if not model.trainable or epochs <= 0:
+        t0 = time.perf_counter()
+        res.valid = evaluate(model, split, ("valid",), batch_size=eval_batch)["valid"]
+        res.eval_seconds = time.perf_counter() - t0
+        res.stopped = "closed form" if not model.trainable else "no epochs"
+    else:
+        for epoch in range(1, epochs + 1):
+            t0 = time.perf_counter()
+            stats = model.fit_epoch(split, gen, rng)
+            dt = time.perf_counter() - t0
+            res.epoch_seconds.append(dt)
+            res.train_seconds += dt
+            rec = {"epoch": epoch, **stats, "seconds": dt}
+            if epoch % eval_every == 0 or epoch == epochs:
+                t0 = time.perf_counter()
+                val = evaluate(model, split, ("valid",), batch_size=eval_batch)["valid"]
+                et = time.perf_counter() - t0
+                res.eval_pass_seconds.append(et)
+                res.eval_seconds += et
+                rec.update({f"valid_{k}": v for k, v in val.items()}, eval_seconds=et)
+                if val[select] > best_val:
+                    best_val, res.best_epoch, res.valid = val[select], epoch, val
+                    best_state = copy.deepcopy(model.state_dict())
+            res.history.append(rec)
+            if progress:
+                progress(rec)
+            if should_stop and should_stop():
+                res.stopped = f"stopped by user after epoch {epoch}"
+                break
+            if res.best_epoch and epoch - res.best_epoch >= patience:
+                res.stopped = f"early stop: no validation gain for {patience} epochs"
+                break
+        else:
+            res.stopped = "epoch limit"
+        if best_state is not None:
+            model.load_state_dict(best_state)
+    if evaluate_test:
+        t0 = time.perf_counter()
+        res.test = evaluate(model, split, ("test",), batch_size=eval_batch)["test"]
+        res.eval_seconds += time.perf_counter() - t0
+    return res
