@@ -74,7 +74,11 @@ class Recommender(nn.Module):
 
     # -- data -----------------------------------------------------------------------------------------------
     def prepare(self, split: Split) -> None:
-        """Data-dependent initialisation. Default: nothing."""
+        """Data-dependent initialisation before training. Default: nothing."""
+
+    def attach(self, split: Split) -> None:
+        """Re-derive caches that are not weights (e.g. T-DiffRec's time-weighted matrix) after loading a
+        checkpoint. Learned or fitted state lives in persistent buffers and is never recomputed here."""
 
     @property
     def device(self) -> torch.device:

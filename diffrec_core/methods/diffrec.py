@@ -160,6 +160,8 @@ class TDiffRec(DiffRec):
     def prepare(self, split: Split) -> None:
         self._weighted = time_weighted(split, self.config.w_min, self.config.w_max)
 
+    attach = prepare
+
     def diffused_rows(self, split, users, which="valid") -> torch.Tensor:
         w = getattr(self, "_weighted", None)
         if w is None or w.shape != split.train.shape:

@@ -1,0 +1,99 @@
+"""Glue the command line and the app share: load a data set into a split, build a method from a preset, and the
+deterministic ``pretrain`` that writes ``pretrained/`` for the sample world."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Callable, Optional
+
+import torch
+
+from . import checkpoint, registry
+from .data import load_dataset, make_split
+from .data.dataset import Split
+from .methods.base import Recommender, config_from_dict
+from .train import fit
+
+REPO = Path(__file__).resolve().parents[1]
+PRETRAINED = REPO / "pretrained"
+PRETRAIN_SEED = 1
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise SystemExit("error: --device cuda asked for, but PyTorch sees no CUDA GPU here")
+    return torch.device(name)
+
+
+def load_split(spec: str = "sample", how: str = "auto") -> Split:
+    """'sample' or a path -> Split (the split a data set ships where it ships one, else per-user chronological
+    80/10/10)."""
+    return make_split(load_dataset(spec), how=how)
+
+
+def make_config(method: str, preset: str = "sample", overrides: Optional[dict] = None):
+    spec = registry.get(method)
+    if preset and preset not in spec.presets and preset != "sample":
+        raise KeyError(f"{method} has no preset {preset!r}; presets: {', '.join(spec.presets) or 'none'}")
+    values = dict(spec.presets.get(preset, {}) if preset else {})
+    values.update(overrides or {})
+    return config_from_dict(spec.config_cls, values)
+
+
+def instantiate(method: str, config, n_users: int, n_items: int, seed: int = 1) -> Recommender:
+    """Build a method with its initial weights drawn from ``seed`` (as the authors seed before building), so
+    that the same seed gives the same model."""
+    torch.manual_seed(seed)
+    return registry.get(method).model_cls(config, n_users, n_items)
+
+
+def build_model(method: str, split: Split, preset: str = "sample", overrides: Optional[dict] = None,
+                device="cpu", seed: int = 1) -> Recommender:
+    spec = registry.get(method)
+    if "interactions" not in spec.needs:
+        raise ValueError(f"{method} needs {', '.join(spec.needs)}, which this command does not provide yet")
+    cfg = make_config(method, preset, overrides)
+    return instantiate(method, cfg, split.n_users, split.n_items, seed).to(device)
+
+
+def interaction_methods() -> list:
+    return [s.name for s in registry.specs() if s.needs == ("interactions",)]
+
+
+def pretrain_all(out=None, methods=None, log: Callable[[str], None] = print) -> dict:
+    """Train every interaction method on the sample world with its 'sample' preset (seed 1) and write
+    ``pretrained/<method>/`` checkpoints plus ``pretrained/results.json`` (validation-selected, test once)."""
+    out = Path(out) if out else PRETRAINED
+    out.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(min(2, torch.get_num_threads()))  # same arithmetic order on every machine we ship from
+    split = load_split("sample")
+    results = {"data": split.stats(), "seed": PRETRAIN_SEED, "methods": {}}
+    for name in methods or interaction_methods():
+        model = build_model(name, split, seed=PRETRAIN_SEED)
+        t0 = time.perf_counter()
+        res = fit(model, split, seed=PRETRAIN_SEED)
+        dt = time.perf_counter() - t0
+        checkpoint.save(model, out / name, split.name)
+        results["methods"][name] = {
+            "best_epoch": res.best_epoch, "valid": res.valid, "test": res.test, "parameters": model.n_parameters(),
+            "diffusion_steps": model.n_diffusion_steps(), "train_seconds": round(res.train_seconds, 2),
+            "stopped": res.stopped}
+        log(f"{name:10s} valid R@20 {res.valid.get('recall@20', 0):.4f}  test R@20 "
+            f"{res.test.get('recall@20', 0):.4f}  N@20 {res.test.get('ndcg@20', 0):.4f}  ({dt:.1f}s)")
+    prev = out / "results.json"
+    if methods and prev.exists():  # a partial run keeps the other methods' rows
+        old = json.loads(prev.read_text())
+        old["methods"].update(results["methods"])
+        results["methods"] = old["methods"]
+    prev.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+    return results
+
+
+def load_pretrained(method: str, split: Split, root=None) -> Recommender:
+    """A pretrained sample-world model (what the app's pages use); data-dependent state is re-derived."""
+    model, _ = checkpoint.load(Path(root or PRETRAINED) / method, split.n_users, split.n_items)
+    model.attach(split)
+    return model.eval()
