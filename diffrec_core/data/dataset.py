@@ -67,7 +67,8 @@ class InteractionLog:
 
 def csr_from_pairs(users: np.ndarray, items: np.ndarray, n_users: int, n_items: int,
                    values: Optional[np.ndarray] = None, dtype=np.float32) -> sp.csr_matrix:
-    """Binary (or valued) user x item CSR matrix; duplicate pairs collapse to one entry (last value wins)."""
+    """Binary (or valued) user x item CSR matrix. Duplicate pairs collapse to one entry: binary input stays
+    binary; for explicit ``values`` scipy sums the duplicates' values."""
     users = np.asarray(users, dtype=np.int64)
     items = np.asarray(items, dtype=np.int64)
     if values is None:
