@@ -34,6 +34,15 @@ def load_split(spec: str = "sample", how: str = "auto") -> Split:
     return make_split(load_dataset(spec), how=how)
 
 
+def split_how(method: str) -> str:
+    """The split a method's protocol needs (methods.md 3.4): leave-one-out for sequence methods, else 'auto'."""
+    return "loo" if "sequences" in registry.get(method).needs else "auto"
+
+
+def _is_leave_one_out(split: Split) -> bool:
+    return int(split.valid.getnnz(axis=1).max(initial=0)) <= 1 and int(split.test.getnnz(axis=1).max(initial=0)) <= 1
+
+
 def make_config(method: str, preset: str = "sample", overrides: Optional[dict] = None):
     spec = registry.get(method)
     if preset and preset not in spec.presets and preset != "sample":
@@ -53,8 +62,11 @@ def instantiate(method: str, config, n_users: int, n_items: int, seed: int = 1) 
 def build_model(method: str, split: Split, preset: str = "sample", overrides: Optional[dict] = None,
                 device="cpu", seed: int = 1) -> Recommender:
     spec = registry.get(method)
-    if "interactions" not in spec.needs:
+    if "interactions" not in spec.needs and "sequences" not in spec.needs:
         raise ValueError(f"{method} needs {', '.join(spec.needs)}, which this command does not provide yet")
+    if "sequences" in spec.needs and not _is_leave_one_out(split):
+        # sequences come from split.train_order; the protocol needs one valid and one test item per user
+        raise ValueError(f"{method} is evaluated leave-one-out: load the data with load_split(data, how='loo')")
     cfg = make_config(method, preset, overrides)
     return instantiate(method, cfg, split.n_users, split.n_items, seed).to(device)
 
@@ -63,15 +75,24 @@ def interaction_methods() -> list:
     return [s.name for s in registry.specs() if s.needs == ("interactions",)]
 
 
+def sequence_methods() -> list:
+    return [s.name for s in registry.specs() if s.needs == ("sequences",)]
+
+
 def pretrain_all(out=None, methods=None, log: Callable[[str], None] = print) -> dict:
-    """Train every interaction method on the sample world with its 'sample' preset (seed 1) and write
-    ``pretrained/<method>/`` checkpoints plus ``pretrained/results.json`` (validation-selected, test once)."""
+    """Train every interaction and sequence method on the sample world with its 'sample' preset (seed 1) and write
+    ``pretrained/<method>/`` checkpoints plus ``pretrained/results.json`` (validation-selected, test once).
+    Sequence methods (DiffuRec, DreamRec, SASRec) use the leave-one-out split of the same log."""
     out = Path(out) if out else PRETRAINED
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(min(2, torch.get_num_threads()))  # same arithmetic order on every machine we ship from
-    split = load_split("sample")
-    results = {"data": split.stats(), "seed": PRETRAIN_SEED, "methods": {}}
-    for name in methods or interaction_methods():
+    splits = {"auto": load_split("sample")}
+    results = {"data": splits["auto"].stats(), "seed": PRETRAIN_SEED, "methods": {}}
+    for name in methods or interaction_methods() + sequence_methods():
+        how = split_how(name)
+        if how not in splits:
+            splits[how] = load_split("sample", how=how)
+        split = splits[how]
         model = build_model(name, split, seed=PRETRAIN_SEED)
         t0 = time.perf_counter()
         res = fit(model, split, seed=PRETRAIN_SEED)
@@ -80,9 +101,13 @@ def pretrain_all(out=None, methods=None, log: Callable[[str], None] = print) -> 
         results["methods"][name] = {
             "best_epoch": res.best_epoch, "valid": res.valid, "test": res.test, "parameters": model.n_parameters(),
             "diffusion_steps": model.n_diffusion_steps(), "train_seconds": round(res.train_seconds, 2),
-            "stopped": res.stopped}
-        log(f"{name:10s} valid R@20 {res.valid.get('recall@20', 0):.4f}  test R@20 "
-            f"{res.test.get('recall@20', 0):.4f}  N@20 {res.test.get('ndcg@20', 0):.4f}  ({dt:.1f}s)")
+            "stopped": res.stopped, **({"split": "leave_one_out"} if how == "loo" else {})}
+        if how == "loo":  # leave-one-out: HR / NDCG, selected on validation NDCG@10 (methods.md 3.4)
+            log(f"{name:10s} valid N@10 {res.valid.get('ndcg@10', 0):.4f}  test HR@10 {res.test.get('hr@10', 0):.4f}"
+                f"  N@10 {res.test.get('ndcg@10', 0):.4f}  ({dt:.1f}s)")
+        else:
+            log(f"{name:10s} valid R@20 {res.valid.get('recall@20', 0):.4f}  test R@20 "
+                f"{res.test.get('recall@20', 0):.4f}  N@20 {res.test.get('ndcg@20', 0):.4f}  ({dt:.1f}s)")
     prev = out / "results.json"
     if methods and prev.exists():  # a partial run keeps the other methods' rows
         old = json.loads(prev.read_text())

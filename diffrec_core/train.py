@@ -41,26 +41,43 @@ def _seen(split: Split, users, which: str) -> torch.Tensor:
 
 
 @torch.no_grad()
-def evaluate(model: Recommender, split: Split, which=("valid", "test"), ks=KS, batch_size: int = 2048,
+def evaluate(model: Recommender, split: Split, which=("valid", "test"), ks=None, batch_size: int = 2048,
              denominator: Optional[str] = None) -> Dict[str, Dict[str, float]]:
     """Full-ranking metrics with seen items masked (train for valid; train+valid for test).
 
     Where the test pass reads the same input as the validation pass (``model.test_uses_valid`` is False), one
     scoring pass serves both splits, as methods.md 2.1 suggests.
+
+    Per-model settings read from the config where present (sequence methods, methods.md 3.3-3.4): ``ks`` (the
+    cut-offs; default 10 and 20), ``mask_seen`` (default True; DiffuRec/DreamRec/SASRec default False, as their
+    papers do not mask), and ``model.scores_padding`` - the faithful DiffuRec/DreamRec ranking in which the
+    padding item competes for a place in the top K (``score(..., with_padding=True)`` appends its column).
     """
     denominator = denominator or getattr(model.config, "metric_denominator", "gt")
+    ks = tuple(ks or getattr(model.config, "ks", None) or KS)
+    mask_seen = bool(getattr(model.config, "mask_seen", True))
+    with_pad = bool(getattr(model, "scores_padding", False))
     which = tuple(which)
     kmax = max(ks)
     per: Dict[str, Dict[str, list]] = {w: {} for w in which}
     ngt: Dict[str, list] = {w: [] for w in which}
     users_all = np.arange(split.n_users)
+
+    def scores(users, w):
+        return model.score(split, users, w, with_padding=True) if with_pad else model.score(split, users, w)
+
     for i in range(0, split.n_users, batch_size):
         users = users_all[i:i + batch_size]
-        shared = None if model.test_uses_valid else model.score(split, users, which[0])
+        shared = None if model.test_uses_valid else scores(users, which[0])
         for w in which:
-            s = shared if shared is not None else model.score(split, users, w)
-            s = mask_scores(s.float().cpu(), _seen(split, users, w))
+            s = (shared if shared is not None else scores(users, w)).float().cpu()
+            seen = _seen(split, users, w)
             gt = torch.from_numpy(split.rows(users, w) > 0)
+            if s.shape[1] > split.n_items:  # the padding item's column: never seen, never a target
+                extra = torch.zeros(len(users), s.shape[1] - split.n_items, dtype=torch.bool)
+                seen, gt = torch.cat([seen, extra], 1), torch.cat([gt, extra], 1)
+            if mask_seen:
+                s = mask_scores(s, seen)
             m = ranking_metrics(topk(s, kmax), gt, ks)
             for k, v in m.items():
                 per[w].setdefault(k, []).append(v)
@@ -69,16 +86,19 @@ def evaluate(model: Recommender, split: Split, which=("valid", "test"), ks=KS, b
             for w in which}
 
 
-def fit(model: Recommender, split: Split, epochs: Optional[int] = None, seed: int = 1, select: str = "recall@20",
+def fit(model: Recommender, split: Split, epochs: Optional[int] = None, seed: int = 1, select: Optional[str] = None,
         eval_every: Optional[int] = None, patience: Optional[int] = None,
         progress: Optional[Callable[[dict], None]] = None, should_stop: Optional[Callable[[], bool]] = None,
         eval_batch: int = 2048, evaluate_test: bool = True) -> FitResult:
     """Train ``model`` on ``split.train``; select the epoch on validation ``select``; score test once.
+    ``select`` defaults to the config's ``select_metric`` (sequence methods: ndcg@10, methods.md 3.4), else
+    recall@20 (the DiffRec family).
 
     ``progress`` receives a dict after every epoch (epoch, loss, and valid metrics when evaluated);
     ``should_stop`` lets a UI stop training between epochs. Seeds torch, the step sampler and the shuffling.
     """
     cfg = model.config
+    select = select or getattr(cfg, "select_metric", "recall@20")
     epochs = int(epochs if epochs is not None else getattr(cfg, "epochs", 1))
     eval_every = int(eval_every or getattr(cfg, "eval_every", 5))
     patience = int(patience or getattr(cfg, "patience", 20))

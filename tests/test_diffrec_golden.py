@@ -61,3 +61,7 @@ def test_denoise_from_golden(prefix, T_prime):
     np.testing.assert_allclose(run.final.numpy(), z[f"{prefix}__output"], rtol=1e-5, atol=1e-5)
     # the last reverse step returns exactly the network's x0_hat (c1 = 1, c2 = 0)
     assert torch.equal(run.final, run.x0_hats[-1])
+    # the fused fast path (no recording: posterior mean folded into the last layer) gives the same output
+    fast = d.denoise_from(net, torch.from_numpy(z["x_start"]), T_prime=T_prime, record=False, noise=noise)
+    np.testing.assert_allclose(fast.final.numpy(), z[f"{prefix}__output"], rtol=1e-5, atol=1e-5)
+    assert fast.steps == run.steps

@@ -1,7 +1,7 @@
 """Every method module registers itself on import (see ``diffrec_core.registry``)."""
 import importlib
 
-_MODULES = ["diffrec", "ldiffrec", "pop", "itemknn", "ease", "multvae"]
+_MODULES = ["diffrec", "ldiffrec", "pop", "itemknn", "ease", "multvae", "diffurec", "dreamrec", "sasrec"]
 
 for _m in _MODULES:
     try:

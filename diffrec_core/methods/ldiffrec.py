@@ -31,7 +31,7 @@ from torch import nn
 from ..data.dataset import Split
 from ..diffusion import GaussianDiffusion, ScheduleConfig
 from ..registry import MethodSpec, register
-from .base import Recommender, build_trajectory
+from .base import Recommender, build_trajectory, make_adamw
 from .dnn import DNN, mirrored_dims
 
 CLUSTER_SOURCES = ("none", "single", "item_emb", "svd")   # codes 0..3 of the ``cluster_source_code`` buffer
@@ -365,8 +365,8 @@ class LDiffRec(Recommender):
         """Two AdamW optimisers as in L-DiffRec/main.py: (autoencoder, lr1, wd1) and (latent MLP, lr2, wd2)."""
         if self._opts is None:
             c = self.config
-            self._opts = (torch.optim.AdamW(self.ae.parameters(), lr=c.lr1, weight_decay=c.wd1),
-                          torch.optim.AdamW(self.latent_net.parameters(), lr=c.lr2, weight_decay=c.wd2))
+            self._opts = (make_adamw(self.ae.parameters(), lr=c.lr1, weight_decay=c.wd1),
+                          make_adamw(self.latent_net.parameters(), lr=c.lr2, weight_decay=c.wd2))
         return self._opts
 
     def loss_weights(self):
