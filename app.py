@@ -1,0 +1,37 @@
+"""The interactive classroom for diffusion models in recommendation: `streamlit run app.py`.
+
+This file only registers the pages (st.navigation) and draws the shared sidebar; each page lives in views/.
+"""
+from pathlib import Path
+
+import streamlit as st
+
+from views import _common as C
+
+ROOT = Path(__file__).resolve().parent
+
+st.set_page_config(page_title="Diffusion in RecSys · classroom", page_icon="🌫️", layout="wide",
+                   initial_sidebar_state="expanded")
+
+# (section, key, file, title, icon); pages of later issues are registered once their file exists
+PAGES = [
+    ("", "home", "views/home.py", "Home", ":material/home:"),
+    ("Learn", "forward", "views/forward.py", "Forward noising", ":material/blur_on:"),
+    ("Learn", "reverse", "views/reverse.py", "Reverse denoising", ":material/auto_fix_high:"),
+    ("Learn", "embeddings", "views/embeddings.py", "Embeddings", ":material/scatter_plot:"),
+    ("Learn", "knowledge graph", "views/knowledge_graph.py", "Knowledge graph", ":material/hub:"),
+    ("Learn", "reranking", "views/reranking.py", "Reranking", ":material/swap_vert:"),
+    ("Compare", "compare", "views/compare.py", "Compare methods", ":material/leaderboard:"),
+    ("Lab", "lab", "views/lab.py", "Lab", ":material/science:"),
+]
+
+sections: dict = {}
+for section, key, path, title, icon in PAGES:
+    if (ROOT / path).exists():
+        page = st.Page(path, title=title, icon=icon, default=(key == "home"))
+        sections.setdefault(section, []).append(page)
+        C.PAGES[key] = page
+
+nav = st.navigation(sections)
+C.sidebar()
+nav.run()

@@ -1,0 +1,188 @@
+"""Forward-noising builders (ui.forward) and the shared item axis / user profile (ui.data)."""
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from diffrec_core.data.dataset import Split  # noqa: E402
+from diffrec_core.diffusion import PRESETS, GaussianDiffusion, ScheduleConfig  # noqa: E402
+from ui import data as uidata  # noqa: E402
+from ui import forward  # noqa: E402
+
+GENRES = ["A", "B", "A", "C", "B", "A", "A", "C", "B", "A", "C", "A"]
+
+
+def tiny_split():
+    """4 users x 12 items; user 0: items 0, 2, 5 (5 is injected noise), held out 7 (valid) and 9 (test);
+    user 3 has no history at all (and a validation item but no test item)."""
+    tr = sp.csr_matrix(np.array([[1, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0],
+                                 [0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0],
+                                 [1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0],
+                                 [0] * 12], dtype=np.float32))
+    va = sp.csr_matrix(np.eye(4, 12, 7, dtype=np.float32))
+    te = sp.csr_matrix(np.eye(4, 12, 9, dtype=np.float32))
+    noise = sp.csr_matrix((np.ones(1, np.float32), ([0], [5])), shape=(4, 12))
+    order = tr.copy()
+    order.data = np.array([2, 0, 1, 0, 1, 0, 1, 2, 3], dtype=np.float32)  # user 0: item 2 oldest, then 5, then 0
+    return Split("tiny", tr, va, te, train_order=order, train_noise=noise,
+                 item_titles=[f"T{i}" for i in range(12)], item_genres=GENRES)
+
+
+def test_item_axis_groups_items_by_genre():
+    pop = np.arange(12, dtype=float)
+    ax = uidata.item_axis(GENRES, pop)
+    assert sorted(ax.order.tolist()) == list(range(12))
+    assert (ax.pos[ax.order] == np.arange(12)).all()
+    assert [b[0] for b in ax.bands] == ["A", "B", "C"]          # largest genre first
+    assert ax.bands[0][1] == 0 and ax.bands[-1][2] == 12
+    for name, a, b in ax.bands:
+        assert {GENRES[i] for i in ax.order[a:b]} == {name}
+        members = ax.order[a:b]
+        assert list(pop[members]) == sorted(pop[members], reverse=True)   # most popular first
+    flat = uidata.item_axis(None, pop, n_items=12)
+    assert flat.bands == (("all items", 0, 12),) and flat.order[0] == 11
+
+
+def test_user_profile_and_summary():
+    s = tiny_split()
+    p = uidata.user_profile(s, 0)
+    assert p.train.tolist() == [0, 2, 5] and p.noise.tolist() == [5] and p.genuine.tolist() == [0, 2]
+    assert p.valid.tolist() == [7] and p.test.tolist() == [9] and p.heldout().tolist() == [7, 9]
+    assert p.heldout("valid").tolist() == [7]
+    assert p.chrono.tolist() == [2, 5, 0]
+    assert uidata.user_summary(p) == "3 training items (1 injected noise) · 1 validation · 1 test"
+    empty = uidata.user_profile(s, 3)
+    assert len(empty.train) == 0 and "0 training items" in uidata.user_summary(empty)
+    with pytest.raises(IndexError):
+        uidata.user_profile(s, 4)
+
+
+def test_world_summary_and_demo_user():
+    s = tiny_split()
+    w = uidata.world_summary(s)
+    assert w["users"] == 4 and w["items"] == 12 and w["noise"] == 1 and w["interactions"] == 9 + 4 + 3
+    assert w["noise_share"] == pytest.approx(1 / 9) and w["n_genres"] == 3 and w["users_without_heldout"] == 0
+    assert uidata.demo_user(s, lo=1, hi=5) == 0                           # the only user with noise
+
+
+def test_item_kinds():
+    s = tiny_split()
+    p = uidata.user_profile(s, 0)
+    k = forward.item_kinds(p, 12)
+    assert (k == forward.INTERACTED).sum() == 2 and k[5] == forward.NOISE and (k == forward.OTHER).sum() == 9
+    k2 = forward.item_kinds(p, 12, heldout=p.heldout())
+    assert k2[7] == forward.HELDOUT and k2[9] == forward.HELDOUT
+
+
+@pytest.mark.parametrize("T,include", [(1, []), (10, [3]), (40, [12]), (1000, [517])])
+def test_frame_steps(T, include):
+    steps = forward.frame_steps(T, include=include)
+    assert steps[0] == 0 and steps[-1] == T and all(i in steps for i in include)
+    assert len(steps) <= 42 and (np.diff(steps) > 0).all()
+
+
+def test_noise_draw_is_seeded():
+    a, b, c = forward.noise_draw(50, 1), forward.noise_draw(50, 1), forward.noise_draw(50, 2)
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_forward_states_reuse_one_noise_draw_across_steps_and_settings():
+    x0 = np.zeros(12)
+    x0[[0, 2, 5]] = 1
+    eps = forward.noise_draw(12, 0)
+    steps = np.array([0, 3, 10])
+    for name in ("sample world (small CPU)", "visible noise (teaching)"):
+        d = GaussianDiffusion(PRESETS[name])
+        tab = d.schedule_table()
+        xt = forward.forward_states(d, x0, steps, eps)
+        assert np.allclose(xt[0], x0)
+        for row, t in zip(xt[1:], steps[1:]):
+            k = t - 1
+            # x_t - sqrt(abar) x0 is the same eps scaled by the noise std: only the coefficients change
+            np.testing.assert_allclose((row - tab["sqrt_alpha_bar"][k] * x0) / tab["noise_std"][k], eps,
+                                       rtol=1e-3, atol=1e-3)
+
+
+def _hero(T=10, t=3):
+    s = tiny_split()
+    p = uidata.user_profile(s, 0)
+    ax = uidata.item_axis(GENRES, uidata.item_popularity(s))
+    d = GaussianDiffusion(ScheduleConfig("linear_var", T, 1.0, 1e-3, 0.5, 1e-5))
+    steps = forward.frame_steps(T, include=[t])
+    x0 = s.rows([0])[0].astype(np.float64)
+    states = forward.forward_states(d, x0, steps, forward.noise_draw(12, 0))
+    kinds = forward.item_kinds(p, 12)
+    return forward.forward_figure(states, steps, ax, kinds, s.item_titles, current_t=t, T=T), states, steps, kinds, ax
+
+
+def test_forward_figure_frames_traces_and_ranges():
+    fig, states, steps, kinds, ax = _hero()
+    assert len(fig.data) == 3 and [t.name for t in fig.data] == [
+        "not interacted", "interacted", "injected noise"]
+    assert len(fig.frames) == len(steps)
+    sizes = [(kinds == k).sum() for k in (forward.OTHER, forward.INTERACTED, forward.NOISE)]
+    for fr in fig.frames:
+        assert [len(tr.y) for tr in fr.data] == sizes
+    ci = int(np.flatnonzero(steps == 3)[0])
+    assert fig.layout.sliders[0].active == ci and len(fig.layout.sliders[0].steps) == len(steps)
+    # the figure shows step 3: the noise-interaction marker sits at x_3 of item 5
+    assert fig.data[2].y[0] == pytest.approx(states[ci][5])
+    assert fig.data[2].x[0] == ax.pos[5]
+    lo, hi = fig.layout.yaxis.range
+    assert lo <= states.min() and hi >= states.max() and hi - lo < 1.5 * (states.max() - states.min())
+    assert len(fig.layout.updatemenus[0].buttons) == 2                      # play, pause
+    assert fig.layout.updatemenus[0].buttons[0].label.endswith("play")
+    with pytest.raises(ValueError):
+        forward.forward_figure(states, steps, ax, kinds, current_t=4 if 4 not in steps else 99)
+
+
+def test_forward_figure_hides_empty_legend_groups():
+    s = tiny_split()
+    p = uidata.user_profile(s, 1)                          # no noise interactions
+    ax = uidata.item_axis(GENRES)
+    kinds = forward.item_kinds(p, 12)
+    steps = np.array([0, 1])
+    fig = forward.forward_figure(np.zeros((2, 12)), steps, ax, kinds, current_t=0)
+    assert [t.showlegend for t in fig.data] == [True, True, False]
+
+
+def test_separability():
+    pos = np.array([True, True, False, False, False])
+    perfect = forward.separability(np.array([1.0, 0.9, 0.1, 0.0, 0.2]), pos, threshold=0.5)
+    assert perfect["auc"] == 1.0 and perfect["accuracy"] == 1.0
+    assert perfect["min_pos"] == 0.9 and perfect["max_neg"] == 0.2
+    ties = forward.separability(np.zeros(5), pos)
+    assert ties["auc"] == 0.5
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=4000)
+    assert abs(forward.separability(x, rng.random(4000) < 0.1)["auc"] - 0.5) < 0.05
+    assert np.isnan(forward.separability(x[:3], np.zeros(3, bool))["auc"])
+
+
+def test_histogram_figure_bins_span_the_data():
+    x = np.array([0.0, 0.01, -0.02, 1.0, 0.98])
+    kinds = np.array([0, 0, 0, 1, 2])
+    fig = forward.histogram_figure(x, kinds, t=5)
+    assert len(fig.data) == 2
+    assert fig.data[0].name == "not interacted (3)" and fig.data[1].name == "interacted (2)"
+    b = fig.data[0].xbins
+    assert b.start < -0.02 and b.end > 1.0 and b.size == pytest.approx(1.02 / 40)
+    assert "t = 5" in fig.layout.title.text
+
+
+def test_forward_caption_is_data_driven():
+    s = tiny_split()
+    p = uidata.user_profile(s, 0)
+    sep = {"auc": 1.0, "min_pos": 0.95, "max_neg": 0.05}
+    c = forward.forward_caption(p, 10, 10, sep, 0.006, seed=7)
+    assert "User 0" in c and "3 items" in c and "1 of them injected noise" in c and "do not overlap" in c
+    assert "seed 7" in c and "0.95" in c
+    noisy = forward.forward_caption(p, 10, 10, {"auc": 0.71, "min_pos": -1.0, "max_neg": 2.0}, 0.7, 0)
+    assert "overlap" in noisy and "0.710" in noisy
+    assert "clean history" in forward.forward_caption(p, 0, 10, sep, 0.0, 0)
+    empty = forward.forward_caption(uidata.user_profile(s, 3), 5, 10, {}, 0.1, 0)
+    assert "no training interactions" in empty

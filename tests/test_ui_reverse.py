@@ -1,0 +1,256 @@
+"""Reverse-denoising builders (ui.reverse), on hand-made trajectories and on a real pretrained run."""
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from diffrec_core.trajectory import Trajectory  # noqa: E402
+from ui import data as uidata  # noqa: E402
+from ui import forward, reverse  # noqa: E402
+from ui.theme import COLORS  # noqa: E402
+
+from test_ui_forward import GENRES, tiny_split  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+I = 12
+
+
+def make_traj(S=4, K=3, latent=False):
+    """S steps over 12 items; user 0 of tiny_split (train 0, 2, 5; noise 5; held out 7, 9). x̂0 puts item 7 first
+    from step 2 on, and the noise item 5 lowest among the training items."""
+    betas = np.linspace(1e-4, 2e-2, S)
+    ab = np.cumprod(1 - betas)
+    x0_hat = np.zeros((S, 1, I))
+    for s in range(S):
+        x0_hat[s, 0] = np.linspace(0.5, 0.0, I)            # item 0 highest ... item 11 lowest
+        x0_hat[s, 0, [0, 2]] = 0.9                         # genuine history kept
+        x0_hat[s, 0, 5] = 0.2 - 0.05 * s                   # injected noise demoted more and more
+        if s >= 2:
+            x0_hat[s, 0, 7] = 0.8                          # held-out item rises to the top
+    states = x0_hat + 0.01 * np.arange(S)[:, None, None]
+    seen = np.zeros(I, bool)
+    seen[[0, 2, 5]] = True
+    scores = np.where(seen, -np.inf, x0_hat)
+    topk = np.argsort(-scores, axis=-1, kind="stable")[..., :K]
+    meta = {"T_prime": 0, "reverse": "all_T", "sampling_noise": False}
+    if latent:
+        states = np.random.default_rng(0).normal(size=(S, 1, 6))
+        x0_l = states * 0.5
+        meta.update(space="latent", latent_size=6, item_cluster=[0] * 6 + [1] * 6, latent_slices=[[0, 3], [3, 6]],
+                    cluster_source="svd")
+        return Trajectory("ldiffrec", np.arange(S - 1, -1, -1), states, x0_l, x0_l[-1], np.array([0]), betas, ab,
+                          scores=scores, topk=topk, final_scores=scores[-1], final_topk=topk[-1], meta=meta)
+    return Trajectory("diffrec", np.arange(S - 1, -1, -1), states, x0_hat, states[-1], np.array([0]), betas, ab,
+                      scores=scores, topk=topk, final_scores=scores[-1], final_topk=topk[-1], meta=meta)
+
+
+@pytest.fixture
+def setup():
+    s = tiny_split()
+    p = uidata.user_profile(s, 0)
+    ax = uidata.item_axis(GENRES)
+    return s, p, ax, make_traj()
+
+
+def test_record_helpers(setup):
+    s, p, ax, tr = setup
+    assert not reverse.is_latent(tr) and reverse.is_latent(make_traj(latent=True))
+    assert reverse.n_items(tr) == I
+    assert reverse.step_t(tr, 0) == 4 and reverse.step_label(tr, 3) == "step 4 of 4 (t = 1)"
+    assert reverse.changed_in_topk(tr, 0) == 0
+    assert reverse.changed_in_topk(tr, 2) == 1                    # item 7 enters the top-3 at step 3
+    lat = reverse.item_x0hat(make_traj(latent=True))
+    assert np.isnan(lat[:, [0, 2, 5]]).all() and np.isfinite(lat[:, 7]).all()
+
+
+def test_value_range_scope(setup):
+    _, _, _, tr = setup
+    arr = np.array([[0.0, 1.0], [5.0, 6.0]])
+    lo, hi = reverse.value_range(arr, 0, "per step", pad=0)
+    assert (lo, hi) == (0.0, 1.0)
+    lo, hi = reverse.value_range(arr, 0, "whole trajectory", pad=0)
+    assert (lo, hi) == (0.0, 6.0)
+    lo, hi = reverse.value_range(np.array([[-np.inf, 1.0, 2.0]]), 0, pad=0)
+    assert (lo, hi) == (1.0, 2.0)
+    with pytest.raises(ValueError):
+        reverse.value_range(arr, 0, "sometimes")
+
+
+def test_step_metrics_against_hand_computed_values(setup):
+    _, p, _, tr = setup
+    m = reverse.step_metrics(tr, p.heldout(), (3,))
+    # held out {7, 9}: 7 is at rank 1 from step 3 on, 9 never in the top-3
+    np.testing.assert_allclose(m["recall@3"], [0, 0, 0.5, 0.5])
+    np.testing.assert_allclose(m["ndcg@3"], [0, 0, 1 / (1 + 1 / math.log2(3)), 1 / (1 + 1 / math.log2(3))],
+                               rtol=1e-6)
+    none = reverse.step_metrics(tr, [], (3,))
+    assert np.isnan(none["recall@3"]).all()
+
+
+def test_metrics_figure_and_caption(setup):
+    _, p, _, tr = setup
+    m = reverse.step_metrics(tr, p.heldout(), (3,))
+    fig = reverse.metrics_figure(tr, m, 2)
+    assert [t.name for t in fig.data] == ["Recall@3", "NDCG@3"]
+    assert list(fig.data[0].x) == [1, 2, 3, 4]
+    assert fig.layout.yaxis.range[0] == 0 and fig.layout.yaxis.range[1] >= 0.5 * 1.2 - 1e-9
+    assert fig.layout.shapes[0].x0 == 3
+    cap = reverse.metrics_caption(m, 2, 2)
+    assert "rose from 0.000" in cap and "0.500" in cap and "2 held-out items" in cap
+    empty = reverse.metrics_figure(tr, reverse.step_metrics(tr, [], (3,)), 0)
+    assert any("undefined" in a.text for a in empty.layout.annotations)
+    assert "no held-out items" in reverse.metrics_caption(reverse.step_metrics(tr, [], (3,)), 0, 0)
+
+
+def test_vectors_figure_follows_the_step_and_the_scope(setup):
+    _, p, ax, tr = setup
+    kinds = forward.item_kinds(p, I, p.heldout())
+    f1 = reverse.vectors_figure(tr, 1, ax, kinds, [f"T{i}" for i in range(I)])
+    f3 = reverse.vectors_figure(tr, 3, ax, kinds)
+    assert len(f1.data) == 9                        # 4 kinds on top + 4 kinds below + the top-K rings
+    top_noise = [t for t in f1.data if t.name == "injected noise" and t.yaxis == "y2"][0]
+    bot_noise = [t for t in f1.data if t.name == "injected noise" and t.yaxis == "y"][0]
+    assert bot_noise.y[0] == pytest.approx(tr.x0_hat[1, 0, 5]) and top_noise.y[0] == pytest.approx(tr.states[1, 0, 5])
+    bot3 = [t for t in f3.data if t.name == "injected noise" and t.yaxis == "y"][0]
+    assert bot3.y[0] == pytest.approx(tr.x0_hat[3, 0, 5]) and bot3.y[0] != bot_noise.y[0]
+    rings = [t for t in f3.data if t.name.startswith("in the top-")][0]
+    assert sorted(rings.customdata) == sorted(tr.topk[3, 0]) and rings.marker.color == COLORS["topk"]
+    per = reverse.vectors_figure(tr, 0, ax, kinds, scope="per step").layout.yaxis2.range
+    whole = reverse.vectors_figure(tr, 0, ax, kinds, scope="whole trajectory").layout.yaxis2.range
+    assert whole[1] > per[1]                        # later states are larger: the whole range is wider
+    assert per[0] <= tr.states[0, 0].min() and per[1] >= tr.states[0, 0].max()
+
+
+def test_vectors_figure_for_a_latent_run(setup):
+    _, p, ax, _ = setup
+    lt = make_traj(latent=True)
+    kinds = forward.item_kinds(p, I, p.heldout())
+    ic, slices, col = reverse.latent_clusters(lt.meta, I)
+    fig = reverse.vectors_figure(lt, 2, ax, kinds, cluster_of_latent=col)
+    bars = [t for t in fig.data if t.type == "bar"]
+    assert len(bars) == 1 and len(bars[0].y) == 6 and bars[0].y[4] == pytest.approx(lt.states[2, 0, 4])
+    assert len(set(bars[0].marker.color)) == 2      # two clusters, two colours
+
+
+def test_reverse_caption(setup):
+    _, p, _, tr = setup
+    assert reverse.reverse_caption(tr, 0, p.heldout()).startswith("At step 1 of 4 (t = 4), this is the first top-3")
+    c = reverse.reverse_caption(tr, 2, p.heldout())
+    assert "1 of the top-3 items changed" in c and "1 of the user's 2 held-out items is in the top-3" in c
+    assert "no held-out items" in reverse.reverse_caption(tr, 2, [])
+
+
+def test_bump_figure_ranks(setup):
+    _, p, _, tr = setup
+    fig = reverse.bump_figure(tr, 1, [f"T{i}" for i in range(I)], p.heldout())
+    items = np.unique(tr.topk[:, 0])
+    lines = [t for t in fig.data if t.mode == "lines+markers"]
+    assert len(lines) == len(items) and len(fig.data) == len(items) + 1       # + the label trace
+    hit = [t for t in lines if t.line.color == COLORS["heldout"]]
+    assert len(hit) == 1 and list(hit[0].y) == [None, None, 1, 1]             # item 7: rank 1 from step 3
+    assert fig.layout.yaxis.range[0] > fig.layout.yaxis.range[1]              # rank 1 on top
+    assert fig.layout.shapes[0].x0 == 2
+    assert [t.showlegend for t in lines].count(True) == 2                     # one legend entry per group
+    labels = fig.data[-1]
+    assert list(labels.text)[0] == "T7"
+    cap = reverse.bump_caption(tr, p.heldout())
+    assert f"{len(items)} different items" in cap and "shares 2 of its 3" in cap and "1 held-out item" in cap
+
+
+def test_demotion_table_stats_figure_caption(setup):
+    s, p, _, tr = setup
+    df = reverse.demotion_table(tr, 3, p, titles=s.item_titles)
+    assert df["item"].tolist()[0] == 5 and df["injected_noise"].tolist() == [True, False, False]
+    assert df["demotion_rank"].tolist() == [1, 2, 3]
+    st = reverse.demotion_stats(df)
+    assert st == {"n": 3, "n_noise": 1, "auc": 1.0, "noise_in_bottom": 1}
+    fig = reverse.demotion_figure(df, "step 4")
+    assert len(fig.data) == 3 and list(fig.data[0].marker.pattern.shape) == ["/", "", ""]
+    assert fig.layout.xaxis.range[0] <= 0 and fig.layout.xaxis.range[1] >= 1.05
+    cap = reverse.demotion_caption(st)
+    assert "1 of the user's 1 injected-noise interaction rank among the 1 most demoted of 3" in cap and "1.00" in cap
+    # x0 weights (T-DiffRec): kept = x̂0 / x0
+    x0 = np.zeros(I)
+    x0[[0, 2, 5]] = [0.5, 1.0, 0.1]
+    df2 = reverse.demotion_table(tr, 3, p, x0=x0)
+    assert df2.set_index("item").loc[5, "kept"] == pytest.approx(tr.x0_hat[3, 0, 5] / 0.1)
+    assert reverse.demotion_table(make_traj(latent=True), 3, p) is None
+    assert "mask" in reverse.demotion_caption(reverse.demotion_stats(None), latent=True)
+    assert "no training" in reverse.demotion_caption(reverse.demotion_stats(None))
+    empty = reverse.demotion_figure(None)
+    assert len(empty.data) == 0
+
+
+def test_demotion_figure_caps_long_histories():
+    import pandas as pd
+    n = 80
+    df = pd.DataFrame({"item": np.arange(n), "title": ["x"] * n, "x0": 1.0, "x0_hat": np.linspace(0, 1, n),
+                       "kept": np.linspace(0, 1, n), "injected_noise": np.arange(n) % 20 == 0,
+                       "demotion_rank": np.arange(1, n + 1)})
+    fig = reverse.demotion_figure(df, max_items=30)
+    assert len(fig.data[0].y) == 30
+    assert any("showing 30 of 80" in a.text for a in fig.layout.annotations)
+
+
+def test_latent_cluster_views():
+    lt = make_traj(latent=True)
+    ic, slices, col = reverse.latent_clusters(lt.meta, I)
+    assert ic.tolist() == [0] * 6 + [1] * 6 and slices == [(0, 3), (3, 6)] and col.tolist() == [0, 0, 0, 1, 1, 1]
+    alt = reverse.latent_clusters({"item_clusters": [1] * I, "latent_bounds": [[0, 6]]}, I)
+    assert alt[0].tolist() == [1] * I and alt[1] == [(0, 6)]
+    assert reverse.latent_clusters({}, I) == (None, [], None)
+    assert reverse.latent_clusters({"item_cluster": [0, 1]}, I)[0] is None    # wrong length: ignored
+    fig = reverse.cluster_figure(ic, GENRES)
+    assert len(fig.data) == 2 and sum(sum(t.y) for t in fig.data) == I
+    cap = reverse.cluster_caption(ic, GENRES, "svd")
+    assert cap.startswith("2 clusters (k-means on truncated-SVD") and "cluster 0: 6 items" in cap
+    lf = reverse.latent_figure(lt, 1, slices)
+    z = lf.data[0]
+    assert np.asarray(z.z).shape == (4, 6) and z.zmin == -z.zmax
+    assert z.zmax == pytest.approx(np.abs(lt.states).max(), rel=1e-6)
+    assert lf.layout.shapes[-1].y0 == 1.5
+    assert "moves by" in reverse.latent_caption(lt)
+
+
+def test_time_weights_view():
+    s = tiny_split()
+    p = uidata.user_profile(s, 0)
+    w = np.zeros(I)
+    w[[2, 5, 0]] = [0.1, 0.55, 1.0]                 # oldest -> newest
+    fig = reverse.time_weights_figure(w, p, s.item_titles)
+    assert list(fig.data[0].y) == pytest.approx([0.1, 0.55, 1.0])
+    assert list(fig.data[0].marker.pattern.shape) == ["", "/", ""]     # item 5 is injected noise
+    cap = reverse.time_weights_caption(w, p)
+    assert "0.1" in cap and "1.00" in cap and "3 training" in cap
+    assert "no training history" in reverse.time_weights_caption(w, uidata.user_profile(s, 3))
+
+
+def test_start_caption():
+    tr = make_traj()
+    assert "clean history" in reverse.start_caption(tr)
+    tr.meta.update(T_prime=4, reverse="from_T_prime", sampling_noise=True)
+    c = reverse.start_caption(tr)
+    assert "T′ = 4" in c and "clean option" in c and "σ̃" in c
+
+
+def test_on_a_real_pretrained_trajectory():
+    ck = REPO / "pretrained" / "diffrec" / "model.safetensors"
+    if not ck.exists():
+        pytest.skip("no pretrained diffrec checkpoint")
+    from diffrec_core.pipeline import load_pretrained, load_split
+    split = load_split("sample")
+    model = load_pretrained("diffrec", split)
+    u = uidata.demo_user(split)
+    p = uidata.user_profile(split, u)
+    tr = model.trajectory(split, [u], k=10, seed=0)
+    assert np.array_equal(tr.topk[-1, 0], tr.final_topk[0])
+    m = reverse.step_metrics(tr, p.heldout(), (10,))
+    assert all(((v >= 0) & (v <= 1)).all() for v in m.values())
+    ax = uidata.item_axis(split.item_genres, uidata.item_popularity(split))
+    fig = reverse.vectors_figure(tr, tr.n_steps - 1, ax, forward.item_kinds(p, split.n_items, p.heldout()))
+    assert sum(len(t.x) for t in fig.data if t.yaxis == "y" and not t.name.startswith("in the top")) == split.n_items
+    assert reverse.demotion_table(tr, 0, p) is not None

@@ -1,0 +1,246 @@
+"""What every page shares: cached loaders (split, pretrained models, trajectories), the shared sidebar, the
+equation panel, chart and caption helpers. Pages stay thin; figures and captions come from ``ui``.
+
+Session state holds indices and settings only (user id, seed, step, ...), never tensors. Cached objects are
+shared across sessions and never mutated.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import streamlit as st
+
+from ui import data as uidata
+from ui.theme import plotly_config
+
+REPO = Path(__file__).resolve().parents[1]
+DATASETS = {"sample": "Sample world (1,000 users × 500 items)"}
+DEFAULTS = {"dataset": "sample", "method": "diffrec", "user": None, "seed": 0}   # user: the data's demo user
+REVERSE_METHODS = ("diffrec", "tdiffrec", "ldiffrec")   # methods whose denoising runs over interaction vectors
+PAGES: dict = {}   # page key -> st.Page, filled by app.py (links fall back to plain text without it)
+
+
+class MissingModel(RuntimeError):
+    """No pretrained checkpoint for a method; the message says how to make one."""
+
+
+# ------------------------------------------------------------------------------------------------ navigation
+# ------------------------------------------------------------------------------------------------ state
+def current(key: str):
+    """A shared-sidebar value (dataset, method, user, seed), or its default when the sidebar is not drawn
+    (a page run on its own, as in the page tests)."""
+    v = st.session_state.get(key)
+    if v is None:
+        v = default_user(current("dataset")) if key == "user" else DEFAULTS[key]
+    return v
+
+
+def default_user(dataset: str) -> int:
+    return int(_demo_user(dataset))
+
+
+def clamp_state(key: str, lo, hi, default=None) -> Optional[str]:
+    """Keep a widget's stored value inside [lo, hi] before the widget is drawn; returns a message when it had to
+    move the value (a stale or bad value), else None."""
+    if key not in st.session_state:
+        if default is not None:
+            st.session_state[key] = default
+        return None
+    v = st.session_state[key]
+    try:
+        fixed = min(max(v, lo), hi)
+    except TypeError:
+        st.session_state[key] = default if default is not None else lo
+        return f"{key}: {v!r} is not a valid value; reset."
+    if fixed != v:
+        st.session_state[key] = fixed
+        return f"{v} is outside {lo}..{hi}; using {fixed}."
+    return None
+
+
+def _remember(key: str) -> None:
+    st.session_state[f"_{key}_value"] = st.session_state[key]
+
+
+def sticky_slider(label: str, lo: int, hi: int, key: str, default: int, container=None, **kw):
+    """An integer slider whose value survives a change of its range (Streamlit gives a slider a new identity
+    when min/max change, which would reset it). The last chosen value is kept under ``_<key>_value`` and
+    clamped into [lo, hi]. Returns (value, message): message says when a stored value had to be clamped."""
+    shadow = f"_{key}_value"
+    want = st.session_state.get(shadow, st.session_state.get(key, default))
+    msg = None
+    try:
+        want = int(want)
+    except (TypeError, ValueError):
+        msg, want = f"{want!r} is not a step; using {default}.", int(default)
+    if want > hi or want < lo:
+        fixed = min(max(want, lo), hi)
+        msg = f"{want} is outside {lo}…{hi}; using {fixed}."
+        want = fixed
+    st.session_state[key] = want
+    st.session_state[shadow] = want
+    value = (container or st).slider(label, lo, hi, key=key, on_change=_remember, args=(key,), **kw) if hi > lo \
+        else lo
+    return int(value), msg
+
+
+# ------------------------------------------------------------------------------------------------ cached loads
+@st.cache_resource(show_spinner="Loading the data set…")
+def get_split(dataset: str):
+    from diffrec_core.pipeline import load_split
+
+    return load_split(dataset)
+
+
+def pretrained_root() -> str:
+    from diffrec_core import pipeline
+
+    return str(pipeline.PRETRAINED)
+
+
+@st.cache_resource(show_spinner="Loading the pretrained model…")
+def _load_model(method: str, dataset: str, root: str):
+    from diffrec_core.pipeline import load_pretrained
+
+    path = Path(root) / method
+    if not (path / "model.safetensors").exists() or not (path / "config.json").exists():
+        raise MissingModel(
+            f"There is no pretrained checkpoint for **{method}** yet (looked in `{path}`). Make one with "
+            f"`python -m diffrec_core pretrain --methods {method}` and reload this page.")
+    try:
+        return load_pretrained(method, get_split(dataset), root=root)
+    except (ValueError, OSError, KeyError) as e:      # CheckpointError / ConfigError are ValueErrors
+        raise MissingModel(f"The pretrained checkpoint for **{method}** in `{path}` could not be loaded: {e}. "
+                           f"Re-create it with `python -m diffrec_core pretrain --methods {method}`.") from e
+
+
+def get_model(method: str, dataset: Optional[str] = None):
+    """The pretrained model of a method (shared, read-only). Raises :class:`MissingModel` with a clear message."""
+    return _load_model(method, dataset or current("dataset"), pretrained_root())
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def get_trajectory(method: str, dataset: str, user: int, seed: int, T_prime: int, sampling_noise: bool,
+                   reverse: str, k: int, root: str):
+    """One user's recorded reverse run (milliseconds; cached so that stepping through it costs nothing)."""
+    model = _load_model(method, dataset, root)
+    return model.trajectory(get_split(dataset), [int(user)], k=int(k), seed=int(seed), T_prime=int(T_prime),
+                            sampling_noise=bool(sampling_noise), reverse=reverse)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def get_diffused_row(method: str, dataset: str, user: int):
+    """The row a method diffuses for one user (T-DiffRec: the time-weighted history), as a NumPy vector."""
+    model = _load_model(method, dataset, pretrained_root())
+    if not hasattr(model, "diffused_rows"):
+        return None
+    import torch
+
+    with torch.no_grad():
+        return model.diffused_rows(get_split(dataset), [int(user)])[0].detach().cpu().numpy().astype("float64")
+
+
+@st.cache_data(show_spinner=False)
+def _demo_user(dataset: str) -> int:
+    return uidata.demo_user(get_split(dataset))
+
+
+@st.cache_data(show_spinner=False)
+def get_item_axis(dataset: str):
+    split = get_split(dataset)
+    return uidata.item_axis(split.item_genres, uidata.item_popularity(split), split.n_items)
+
+
+@st.cache_data(show_spinner=False)
+def get_world_summary(dataset: str) -> dict:
+    return uidata.world_summary(get_split(dataset))
+
+
+@st.cache_data(show_spinner=False)
+def get_results() -> dict:
+    p = REPO / "pretrained" / "results.json"
+    return json.loads(p.read_text()) if p.exists() else {"methods": {}}
+
+
+def method_specs():
+    from diffrec_core import registry
+
+    return registry.specs()
+
+
+def method_title(name: str) -> str:
+    try:
+        from diffrec_core import registry
+
+        return registry.get(name).title
+    except KeyError:
+        return name
+
+
+# ------------------------------------------------------------------------------------------------ sidebar
+def _random_user():
+    import numpy as np
+
+    split = get_split(current("dataset"))
+    st.session_state["user"] = int(np.random.default_rng().integers(split.n_users))
+
+
+def sidebar() -> None:
+    """The shared sidebar: data set, method, user, seed (drawn by app.py on every page)."""
+    with st.sidebar:
+        st.selectbox("Data set", list(DATASETS), format_func=DATASETS.get, key="dataset",
+                     help="Pretrained models ship for the sample world. Real data sets are trained from the command "
+                          "line: `python -m diffrec_core train --method diffrec --data PATH`.")
+        names = [m for m in REVERSE_METHODS if m in {s.name for s in method_specs()}]
+        if st.session_state.get("method") not in names:
+            st.session_state["method"] = names[0] if names else DEFAULTS["method"]
+        st.selectbox("Method", names, format_func=method_title, key="method",
+                     help="The diffusion model the reverse page denoises with.")
+        split = get_split(current("dataset"))
+        clamp_state("user", 0, split.n_users - 1, default_user(current("dataset")))
+        c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+        c1.number_input("User", min_value=0, max_value=split.n_users - 1, step=1, key="user",
+                        help=f"0 … {split.n_users - 1}")
+        c2.button("", icon=":material/casino:", on_click=_random_user, help="a random user", key="random_user")
+        profile = uidata.user_profile(split, int(current("user")))
+        st.caption(uidata.user_summary(profile))
+        clamp_state("seed", 0, 2**31 - 1, DEFAULTS["seed"])
+        st.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="seed",
+                        help="Seeds every random draw on the pages (the forward noise ε, sampling noise).")
+
+
+# ------------------------------------------------------------------------------------------------ rendering
+def say(text: str) -> None:
+    """A data-driven caption, at body size (readable on a projector). Markdown specials are escaped."""
+    st.markdown(text.replace("$", "\\$").replace("*", "\\*").replace("_", "\\_"))
+
+
+def chart(fig, key: str, filename: Optional[str] = None) -> None:
+    st.plotly_chart(fig, key=key, config=plotly_config(filename or key), width="stretch", theme=None)
+
+
+def equation_panel(eq, columns: int = 3) -> None:
+    """The equation of the current view and the live values of its terms at the current step."""
+    with st.container(border=True):
+        st.markdown(f"**{eq.title}**")
+        st.latex(eq.general)
+        st.latex(eq.live)
+        cols = st.columns(columns)
+        for i, (label, value, help_) in enumerate(eq.terms):
+            cols[i % columns].metric(label, value, help=help_)
+        if eq.note:
+            st.caption(eq.note)
+
+
+def page_link(key: str, label: str, icon: Optional[str] = None) -> None:
+    page = PAGES.get(key)
+    if page is not None:
+        st.page_link(page, label=label, icon=icon)
+    else:
+        st.markdown(f"**{label}**")
+
+
+def missing_model(err: Exception) -> None:
+    st.warning(str(err), icon="📦")
