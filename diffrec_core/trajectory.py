@@ -30,6 +30,9 @@ class Trajectory:
     topk      (S, B, K)   top-K item ids at that step, or None
     final     (B, D)      the sampler's returned state
     final_scores (B, I) / final_topk (B, K): the method's recommendation (equals the last step's scores/top-K)
+    raw_scores (S, B, I)  the same item scores before masking (how the model treats the user's own history,
+                          e.g. whether it demotes injected-noise interactions; for latent methods the only
+                          item-space view of x0_hat)
     users     (B,)        who the rows belong to
     betas, alphas_cumprod (T,)  the schedule
     """
@@ -46,6 +49,7 @@ class Trajectory:
     topk: Optional[np.ndarray] = None
     final_scores: Optional[np.ndarray] = None
     final_topk: Optional[np.ndarray] = None
+    raw_scores: Optional[np.ndarray] = None
     meta: dict = field(default_factory=dict)
 
     @property
@@ -63,7 +67,7 @@ class Trajectory:
 
     # ------------------------------------------------------------------ persistence
     _ARRAYS = ("steps", "states", "x0_hat", "final", "users", "betas", "alphas_cumprod", "scores", "topk",
-               "final_scores", "final_topk")
+               "final_scores", "final_topk", "raw_scores")
 
     def to_npz_bytes(self) -> bytes:
         buf = io.BytesIO()

@@ -169,7 +169,7 @@ def test_ldiffrec_shows_clusters_and_the_latent_trajectory(monkeypatch, tmp_path
     no_exception(at)
     c = charts(at)
     assert {"rv_vectors", "rv_clusters", "rv_latent", "rv_bump", "rv_metrics"} <= set(c)
-    assert "rv_demotion" not in c                                   # training items are masked in its record
+    assert "rv_demotion" in c           # decoded item scores before masking (raw_scores) show the demotion
     bars = [t for t in c["rv_vectors"]["data"] if t["type"] == "bar"]
     assert len(bars) == 1 and len(bars[0]["y"]) == model.ae.latent
     assert "clusters" in texts(at) and r"\hat z_0" in at.latex[0].value

@@ -49,6 +49,8 @@ def item_x0hat(traj, row: int = 0) -> np.ndarray:
     scores (latent methods; the user's training items are masked there and come back as NaN)."""
     if not is_latent(traj):
         return np.asarray(traj.x0_hat[:, row], dtype=np.float64)
+    if getattr(traj, "raw_scores", None) is not None:  # decoded scores before masking
+        return np.asarray(traj.raw_scores[:, row], dtype=np.float64)
     s = np.asarray(traj.scores[:, row], dtype=np.float64)
     return np.where(np.isfinite(s), s, np.nan)
 

@@ -132,14 +132,16 @@ def linked_views():
 
     st.subheader("Does x̂0 demote the injected noise?")
     x0 = model_input_row
-    table = None if latent else reverse.demotion_table(traj, i, profile, x0=x0, titles=split.item_titles)
+    # latent methods: decoded item scores (logits) before masking; only their ranking is compared
+    table = (None if latent and traj.raw_scores is None else
+             reverse.demotion_table(traj, i, profile, x0=None if latent else x0, titles=split.item_titles))
     stats = reverse.demotion_stats(table)
     d1, d2 = st.columns([3, 1.4])
     with d1:
         if table is not None:
             C.chart(reverse.demotion_figure(table, reverse.step_label(traj, i)), key="rv_demotion",
                     filename=f"{method}_user{user}_demotion")
-        C.say(reverse.demotion_caption(stats, profile.has_truth, latent))
+        C.say(reverse.demotion_caption(stats, profile.has_truth, latent and traj.raw_scores is None))
     with d2:
         if table is not None and stats["n_noise"]:
             st.metric("noise vs genuine AUC", f"{stats['auc']:.2f}" if np.isfinite(stats["auc"]) else "n/a",

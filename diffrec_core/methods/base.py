@@ -159,4 +159,4 @@ def build_trajectory(method: str, steps, states: torch.Tensor, x0_hat: torch.Ten
         betas=np.asarray(betas, dtype=np.float64), alphas_cumprod=np.asarray(alphas_cumprod, dtype=np.float64),
         scores=masked.detach().float().cpu().numpy(), topk=tk.cpu().numpy(),
         final_scores=fs.detach().float().cpu().numpy(), final_topk=topk(fs, k).cpu().numpy(),
-        meta=dict(meta or {}))
+        raw_scores=scores.detach().float().cpu().numpy(), meta=dict(meta or {}))
