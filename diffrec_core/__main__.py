@@ -99,7 +99,17 @@ def cmd_evaluate(a) -> int:
 
 
 def cmd_pretrain(a) -> int:
-    pretrain_all(a.out, methods=a.methods, log=lambda s: print(s, file=sys.stderr))
+    log = lambda s: print(s, file=sys.stderr)  # noqa: E731
+    wanted = a.methods or [s.name for s in registry.specs()]
+    for m in wanted:
+        registry.get(m)  # unknown names are an error before anything trains
+    rerank = [m for m in wanted if "lists" in registry.get(m).needs]
+    rest = [m for m in wanted if m not in rerank]
+    if rest:
+        pretrain_all(a.out, methods=rest if a.methods else None, log=log)
+    if rerank:  # DCDR and the rerankers train on the logged sessions, together (one shared evaluator)
+        from .methods.dcdr import pretrain as pretrain_dcdr
+        pretrain_dcdr(a.out, log=log)
     return 0
 
 

@@ -1,0 +1,450 @@
+"""The reranking harness: logged sessions as arrays, the sample world as a simulator, metrics, list validation.
+
+Used by DCDR (``methods/dcdr.py``), the reranking baselines (``methods/rerank_baselines.py``), the benchmark and
+the Reranking page. Pure NumPy / pandas; no torch.
+
+**Requests.** A request is ``(user, candidates, init)``: ``candidates`` the n item ids in the upstream ranker's
+order (index = the ranker's rank, 0 = best), ``init`` the list to rerank as **indices into candidates**. The
+ranker's own list is ``init = [0, 1, ..., L-1]``. Every reranker returns a list of candidate indices.
+
+**Sessions** (``sample_data/rerank_sessions.csv``): 4,000 sessions of 20 candidates; the logged list is the ranker's
+top 10 after 2 random swaps, with click / like responses drawn from the known utility model. Split by session id:
+0-2999 train, 3000-3499 validation, 3500-3999 test (the sessions are i.i.d. draws, so a contiguous split is a
+random one).
+
+**Simulator** (sample world only): the true response model of ``data/sample_world.py`` gives every list's exact
+expected utility ``U(x) = Σ_p w_click·P(click_p) + w_like·P(like_p)`` and the exact best list.
+
+**Metrics** [recon, stated on the page]:
+
+* ``utility`` - U(x) under the true model (the primary figure), and its gain over the ranker's list.
+* NDCG@K / AUC **against simulated responses**: for each held-out session one fixed draw of list-independent
+  labels per candidate, ``click ~ Bernoulli(sigmoid(s_i))`` (the response at the top position, no redundancy
+  penalty), so that every reranker is judged on the same labels. NDCG@K has binary click gains and its ideal DCG
+  over all n candidates (a list that leaves a clicked candidate out loses); AUC scores the list's items by
+  ``L - rank`` and unlisted candidates 0 (tied), over the (clicked, not clicked) pairs of the n candidates, ties
+  ½, averaged over sessions that have both classes (methods.md 3.2).
+* ``logged_*`` - the paper-style protocol (methods.md 2.7): rerank the *logged* list and score the new order with
+  the *logged* clicks (NDCG@K with binary gains; AUC of ``L - rank`` within the list). Only meaningful for
+  rerankers that permute the given items.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .data.sample_world import _item_arrays, _probs, _sigmoid, best_list, load_world, relevance
+
+SAMPLE_DIR = Path(__file__).resolve().parents[1] / "sample_data"
+SPLIT_BOUNDS = (3000, 3500)          # train = sessions [0, 3000), valid = [3000, 3500), test = [3500, 4000)
+CSV_MAX_BYTES = 20_000               # an uploaded list of item ids is tiny; anything larger is refused
+CSV_MAX_TOKENS = 200
+
+
+# ------------------------------------------------------------------------------------------------ requests
+@dataclass
+class Request:
+    """One reranking request. ``init`` holds indices into ``candidates`` (the list to rerank)."""
+
+    user: int
+    candidates: np.ndarray            # (n,) item ids, in the upstream ranker's order
+    init: np.ndarray                  # (L,) candidate indices
+    session: Optional[int] = None
+
+    def __post_init__(self):
+        self.candidates = np.asarray(self.candidates, dtype=np.int64)
+        self.init = np.asarray(self.init, dtype=np.int64)
+
+    @property
+    def n(self) -> int:
+        return int(len(self.candidates))
+
+    @property
+    def L(self) -> int:
+        return int(len(self.init))
+
+    def items(self, idx=None) -> np.ndarray:
+        """Item ids of a list of candidate indices (default: ``init``)."""
+        return self.candidates[np.asarray(self.init if idx is None else idx, dtype=np.int64)]
+
+
+# ------------------------------------------------------------------------------------------------ sessions
+@dataclass
+class RerankData:
+    """Logged sessions as arrays (S sessions, n candidates, lists of L)."""
+
+    users: np.ndarray                 # (S,)
+    cands: np.ndarray                 # (S, n) item ids by ranker rank
+    logged: np.ndarray                # (S, L) candidate indices of the logged list, by position
+    clicks: np.ndarray                # (S, L) int8, by position of the logged list
+    likes: np.ndarray                 # (S, L) int8
+    item_genre: np.ndarray            # (n_items,) genre index (public item attribute)
+    item_pop: np.ndarray              # (n_items,) log(1 + interactions of the item) / 5 (from the interaction log)
+    genres: List[str]
+    titles: List[str]
+    user_feats: np.ndarray            # (n_users, F) features of each user's interaction history
+    n_users: int
+    n_items: int
+    splits: Dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def S(self) -> int:
+        return int(len(self.users))
+
+    @property
+    def L(self) -> int:
+        return int(self.logged.shape[1])
+
+    @property
+    def n(self) -> int:
+        return int(self.cands.shape[1])
+
+    def request(self, s: int, which: str = "ranker") -> Request:
+        """Session ``s`` as a request: ``which`` = 'ranker' (the ranker's top-L) or 'logged' (the shown list)."""
+        s = int(s)
+        init = np.arange(self.L) if which == "ranker" else self.logged[s]
+        return Request(int(self.users[s]), self.cands[s], init, session=s)
+
+    def responses(self, rows=None) -> np.ndarray:
+        """(S', L, 2) float32 logged (click, like) by position."""
+        rows = slice(None) if rows is None else rows
+        return np.stack([self.clicks[rows], self.likes[rows]], -1).astype(np.float32)
+
+
+def user_features(events: pd.DataFrame, n_users: int, item_genre: np.ndarray, n_genres: int,
+                  recent: int = 10) -> np.ndarray:
+    """Per user: genre shares of the whole interaction history (n_genres), of the last ``recent`` interactions
+    (n_genres) and log(1 + history length) / 5. Everything a logged system knows; no ground truth (the injected
+    noise interactions are included, as a real system could not tell them apart)."""
+    ev = events.sort_values(["user", "timestamp"], kind="stable") if "timestamp" in events else events
+    u = ev["user"].to_numpy(np.int64)
+    g = item_genre[ev["item"].to_numpy(np.int64)]
+    allc = np.zeros((n_users, n_genres))
+    np.add.at(allc, (u, g), 1.0)
+    # position from the end within each user's history
+    counts = np.bincount(u, minlength=n_users)
+    start = np.r_[0, np.cumsum(counts)[:-1]]
+    from_end = counts[u] - (np.arange(len(u)) - start[u])
+    rec = np.zeros((n_users, n_genres))
+    m = from_end <= recent
+    np.add.at(rec, (u[m], g[m]), 1.0)
+    norm = lambda a: a / np.maximum(a.sum(1, keepdims=True), 1.0)  # noqa: E731
+    return np.concatenate([norm(allc), norm(rec), np.log1p(counts)[:, None] / 5.0], 1).astype(np.float32)
+
+
+def load_rerank_data(root=None) -> RerankData:
+    """Read the sample world's reranking logs, item genres / titles and interaction histories."""
+    folder = Path(root) if root is not None else SAMPLE_DIR
+    f = folder / "rerank_sessions.csv"
+    if not f.exists():
+        raise FileNotFoundError(f"{f}: no reranking sessions here (regenerate the sample world with "
+                                "python -m diffrec_core.data.sample_world)")
+    df = pd.read_csv(f)
+    items = pd.read_csv(folder / "items.csv").sort_values("item")
+    events = pd.read_csv(folder / "interactions.csv", usecols=["user", "item", "timestamp"])
+    try:
+        genres = list(load_world(folder)["genres"])
+    except (FileNotFoundError, KeyError):
+        genres = sorted(items["genre"].unique())
+    gidx = {g: i for i, g in enumerate(genres)}
+    item_genre = items["genre"].map(gidx).to_numpy(np.int64)
+    n_items = int(items["item"].max()) + 1
+    n_users = int(max(df["user"].max(), events["user"].max())) + 1
+    users_path = folder / "users.csv"
+    if users_path.exists():
+        n_users = max(n_users, len(pd.read_csv(users_path, usecols=["user"])))
+    S = int(df["session"].max()) + 1
+    n = int(df["cand_rank"].max()) + 1
+    shown = df[df["position"] > 0]
+    L = int(shown["position"].max())
+    s, r = df["session"].to_numpy(), df["cand_rank"].to_numpy()
+    cands = np.zeros((S, n), np.int64)
+    cands[s, r] = df["item"].to_numpy()
+    users = np.zeros(S, np.int64)
+    users[s] = df["user"].to_numpy()
+    ss, pp = shown["session"].to_numpy(), shown["position"].to_numpy() - 1
+    logged = np.zeros((S, L), np.int64)
+    logged[ss, pp] = shown["cand_rank"].to_numpy()
+    clicks = np.zeros((S, L), np.int8)
+    likes = np.zeros((S, L), np.int8)
+    clicks[ss, pp] = shown["click"].to_numpy()
+    likes[ss, pp] = shown["like"].to_numpy()
+    a, b = min(SPLIT_BOUNDS[0], S), min(SPLIT_BOUNDS[1], S)
+    splits = {"train": np.arange(0, a), "valid": np.arange(a, b), "test": np.arange(b, S)}
+    item_pop = (np.log1p(np.bincount(events["item"].to_numpy(np.int64), minlength=n_items)) / 5.0).astype(np.float32)
+    return RerankData(users=users, cands=cands, logged=logged, clicks=clicks, likes=likes, item_genre=item_genre,
+                      item_pop=item_pop,
+                      genres=genres, titles=items["title"].tolist(),
+                      user_feats=user_features(events, n_users, item_genre, len(genres)), n_users=n_users,
+                      n_items=n_items, splits=splits)
+
+
+# ------------------------------------------------------------------------------------------------ simulator
+class Simulator:
+    """The sample world's known response model (sample_world.py, methods.md 2.7): exact expected utility of any
+    list, the exact best list, and simulated responses. Ground truth: never given to a model."""
+
+    def __init__(self, world: Optional[dict] = None):
+        self.world = world if world is not None else load_world()
+        ut = self.world["utility"]
+        self.w_click, self.w_like = float(ut["weights"]["click"]), float(ut["weights"]["like"])
+        self.b_like = float(ut["b_like"])
+        self.genre, self.quality = _item_arrays(self.world)
+
+    def relevance(self, user: int, items) -> np.ndarray:
+        return relevance(self.world, int(user), items)
+
+    def probs(self, user: int, items) -> np.ndarray:
+        """(L, 2) P(click), P(like) at each position of the shown list ``items`` (item ids)."""
+        items = np.asarray(items, dtype=np.int64)
+        return _probs(self.world, self.relevance(user, items), self.genre[items])
+
+    def probs_many(self, user: int, lists: np.ndarray) -> np.ndarray:
+        """(M, L, 2) for M lists (item ids) of one user, in one vectorised call."""
+        lists = np.asarray(lists, dtype=np.int64)
+        s = self.relevance(user, lists.ravel()).reshape(lists.shape)
+        return _probs(self.world, s, self.genre[lists])
+
+    def utility(self, user: int, items) -> float:
+        p = self.probs(user, items)
+        return float(self.w_click * p[:, 0].sum() + self.w_like * p[:, 1].sum())
+
+    def utilities(self, user: int, lists: np.ndarray) -> np.ndarray:
+        p = self.probs_many(user, lists)
+        return self.w_click * p[..., 0].sum(-1) + self.w_like * p[..., 1].sum(-1)
+
+    def best(self, user: int, candidates, length: int) -> np.ndarray:
+        """The exact best list (item ids) of ``length`` distinct candidates."""
+        return best_list(self.world, int(user), candidates, int(length))
+
+    def labels(self, rng: np.random.Generator, user: int, candidates) -> np.ndarray:
+        """(n, 2) list-independent simulated responses of each candidate: click ~ Bernoulli(sigmoid(s)) (the top
+        position, no redundancy penalty), like ~ click · Bernoulli(sigmoid(s + b_like))."""
+        s = self.relevance(user, candidates)
+        click = rng.random(len(s)) < _sigmoid(s)
+        like = click & (rng.random(len(s)) < _sigmoid(s + self.b_like))
+        return np.stack([click, like], -1).astype(np.int8)
+
+
+# ------------------------------------------------------------------------------------------------ metrics
+def ndcg_at_k(order_gains: np.ndarray, all_gains: np.ndarray, k: int) -> float:
+    """NDCG@k with binary gains: ``order_gains`` the gains of the list in order, ``all_gains`` every gain the
+    ideal list could use. NaN when there is no positive."""
+    ideal = np.sort(np.asarray(all_gains, dtype=np.float64))[::-1][:k]
+    if ideal.sum() <= 0:
+        return float("nan")
+    disc = 1.0 / np.log2(np.arange(2, k + 2))
+    g = np.asarray(order_gains, dtype=np.float64)[:k]
+    return float((g * disc[:len(g)]).sum() / (ideal * disc[:len(ideal)]).sum())
+
+
+def auc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Pairwise AUC within one list: P(score of a positive > score of a negative), ties ½; NaN with one class."""
+    s, y = np.asarray(scores, dtype=np.float64), np.asarray(labels).astype(bool)
+    pos, neg = s[y], s[~y]
+    if len(pos) == 0 or len(neg) == 0:
+        return float("nan")
+    d = pos[:, None] - neg[None, :]
+    return float(((d > 0).sum() + 0.5 * (d == 0).sum()) / d.size)
+
+
+def list_scores(lst: np.ndarray, n: int) -> np.ndarray:
+    """Position scores over n candidates: ``L - rank`` for listed ones (L for the first), 0 for the rest."""
+    lst = np.asarray(lst, dtype=np.int64)
+    sc = np.zeros(n)
+    sc[lst] = len(lst) - np.arange(len(lst))
+    return sc
+
+
+def diversity(genres_of_list: np.ndarray, k: Optional[int] = None) -> dict:
+    """Genre diversity of a list: distinct genres (in the top k) and the number of items that repeat a genre
+    already shown above them (what the response model penalises)."""
+    g = np.asarray(genres_of_list)[: k or None]
+    seen, repeats = set(), 0
+    for x in g:
+        repeats += int(x in seen)
+        seen.add(int(x))
+    return {"distinct_genres": len(seen), "repeats": repeats}
+
+
+def moved_positions(before: Sequence[int], after: Sequence[int]) -> np.ndarray:
+    """Indices (0-based) of positions whose entry differs."""
+    a, b = np.asarray(before), np.asarray(after)
+    m = min(len(a), len(b))
+    return np.flatnonzero(a[:m] != b[:m])
+
+
+# ------------------------------------------------------------------------------------------------ evaluation
+Reranker = Callable[[Request], np.ndarray]
+
+
+def evaluate(rerankers: Dict[str, Reranker], data: RerankData, sim: Simulator, rows: Sequence[int], k: int = 5,
+             label_seed: int = 0, logged: bool = True, time_it: bool = False) -> Dict[str, dict]:
+    """Every reranker on the sessions ``rows``: per-session arrays and a summary (means) per reranker.
+
+    Each reranker is called on the ranker's list (``data.request(s, 'ranker')``); with ``logged`` also on the
+    logged list for the paper-style protocol. The simulated labels are one fixed draw per session (label_seed),
+    shared by all rerankers."""
+    rows = np.asarray(rows, dtype=np.int64)
+    rng = np.random.default_rng(label_seed)
+    labels = np.stack([sim.labels(rng, data.users[s], data.cands[s]) for s in rows])   # (R, n, 2)
+    base_u = np.array([sim.utility(data.users[s], data.cands[s][: data.L]) for s in rows])
+    best_u = np.array([sim.utility(data.users[s], sim.best(data.users[s], data.cands[s], data.L)) for s in rows])
+    out = {}
+    for name, obj in rerankers.items():
+        fn = obj.rerank if hasattr(obj, "rerank") else obj
+        U, nd, au, lnd, lau, secs = [], [], [], [], [], []
+        for r, s in enumerate(rows):
+            req = data.request(s, "ranker")
+            t0 = time.perf_counter()
+            lst = np.asarray(fn(req), dtype=np.int64)
+            secs.append(time.perf_counter() - t0)
+            U.append(sim.utility(req.user, req.items(lst)))
+            clk = labels[r, :, 0]
+            nd.append(ndcg_at_k(clk[lst], clk, k))
+            au.append(auc(list_scores(lst, data.n), clk))
+            if logged:
+                lreq = data.request(s, "logged")
+                llst = np.asarray(fn(lreq), dtype=np.int64)
+                # the logged clicks belong to candidates (position p of the logged list)
+                cand_click = np.zeros(data.n)
+                cand_click[data.logged[s]] = data.clicks[s]
+                lnd.append(ndcg_at_k(cand_click[llst], cand_click[data.logged[s]], k))
+                lau.append(auc(len(llst) - np.arange(len(llst)), cand_click[llst]))
+        U = np.asarray(U)
+        res = {
+            "utility": U, "gain": U - base_u, "ndcg": np.asarray(nd), "auc": np.asarray(au),
+            "seconds": np.asarray(secs),
+        }
+        if logged:
+            res["logged_ndcg"], res["logged_auc"] = np.asarray(lnd), np.asarray(lau)
+        summ = {
+            "utility": float(U.mean()), "gain_vs_ranker": float((U - base_u).mean()),
+            "gain_pct": float(100 * (U.sum() / base_u.sum() - 1)),
+            "share_improved": float((U > base_u + 1e-9).mean()), "share_worse": float((U < base_u - 1e-9).mean()),
+            "gap_to_best": float((best_u - U).mean()), "share_of_best_gain": float(
+                (U - base_u).sum() / max((best_u - base_u).sum(), 1e-12)),
+            f"ndcg@{k}": float(np.nanmean(res["ndcg"])), "auc": float(np.nanmean(res["auc"])),
+            "sessions": int(len(rows)),
+        }
+        if logged:
+            summ[f"logged_ndcg@{k}"] = float(np.nanmean(res["logged_ndcg"]))
+            summ["logged_auc"] = float(np.nanmean(res["logged_auc"]))
+        if time_it:
+            summ["ms_per_list_median"] = float(1e3 * np.median(res["seconds"]))
+        out[name] = {"summary": summ, "per_session": res}
+    out["_reference"] = {"summary": {"ranker_utility": float(base_u.mean()), "best_utility": float(best_u.mean())}}
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ user input
+@dataclass
+class ListCheck:
+    """The result of validating a user-given list: ``items`` (distinct item ids, kept order) and messages.
+    ``ok`` is False when the list cannot be reranked (errors); warnings are fixed automatically."""
+
+    items: List[int]
+    errors: List[str] = field(default_factory=list)
+    warnings: List[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def _name(item: int, titles: Optional[Sequence[str]]) -> str:
+    if titles is not None and 0 <= item < len(titles):
+        return f"“{titles[item]}” ({item})"
+    return str(item)
+
+
+def validate_list(tokens: Sequence, candidates: Sequence[int], n_items: int, max_len: int,
+                  titles: Optional[Sequence[str]] = None, min_len: int = 2) -> ListCheck:
+    """Check a list of item ids given by a person (typed, uploaded or picked): ids must be integers of known
+    items, from this request's candidate set, distinct (duplicates are dropped with a warning), at least
+    ``min_len`` and at most ``max_len`` long."""
+    errors, warnings = [], []
+    if tokens is None or len(tokens) == 0:
+        return ListCheck([], [f"The list is empty: add at least {min_len} items from the candidate set."])
+    ids, bad = [], []
+    for t in tokens:
+        s = str(t).strip()
+        try:
+            v = float(s)
+            if not np.isfinite(v) or v != int(v):
+                raise ValueError
+            ids.append(int(v))
+        except (TypeError, ValueError, OverflowError):
+            bad.append(s if len(s) <= 20 else s[:20] + "…")
+    if bad:
+        errors.append(f"Not item ids (whole numbers expected): {', '.join(repr(b) for b in bad[:8])}"
+                      + (f" and {len(bad) - 8} more" if len(bad) > 8 else "") + ".")
+    unknown = [i for i in ids if not 0 <= i < n_items]
+    if unknown:
+        errors.append(f"Unknown item ids (the catalogue has ids 0…{n_items - 1}): "
+                      f"{', '.join(map(str, unknown[:8]))}" + (" …" if len(unknown) > 8 else "") + ".")
+    cand = set(int(c) for c in candidates)
+    outside = list(dict.fromkeys(i for i in ids if 0 <= i < n_items and i not in cand))
+    if outside:
+        errors.append("Not in this request's candidate set (a reranker only reorders or swaps in candidates): "
+                      + ", ".join(_name(i, titles) for i in outside[:6]) + (" …" if len(outside) > 6 else "") + ".")
+    seen, uniq, dups = set(), [], []
+    for i in ids:
+        if i in seen:
+            dups.append(i)
+        else:
+            seen.add(i)
+            uniq.append(i)
+    if dups:
+        warnings.append("Duplicates removed (a list shows each item once; the first position is kept): "
+                        + ", ".join(_name(i, titles) for i in dict.fromkeys(dups)) + ".")
+    if not errors:
+        if len(uniq) < min_len:
+            errors.append(f"A list of {len(uniq)} item has nothing to rerank: add at least {min_len} items."
+                          if len(uniq) == 1 else f"The list is empty: add at least {min_len} items.")
+        elif len(uniq) > max_len:
+            errors.append(f"This list has {len(uniq)} items; the model supports at most {max_len} (the length of "
+                          f"the logged lists it was trained on). Remove {len(uniq) - max_len}.")
+    return ListCheck(uniq, errors, warnings)
+
+
+def parse_item_csv(data: bytes, max_bytes: int = CSV_MAX_BYTES, max_tokens: int = CSV_MAX_TOKENS):
+    """Read item ids from an uploaded CSV: a column named ``item`` (or ``item_id`` / ``id``) if the first row is a
+    header, else every cell in reading order. Returns (tokens, error message or None); never raises."""
+    if data is None or len(data) == 0:
+        return [], "The file is empty."
+    if len(data) > max_bytes:
+        return [], (f"The file is {len(data):,} bytes; a list of item ids is tiny, so the limit is "
+                    f"{max_bytes:,} bytes.")
+    if b"\x00" in data:
+        return [], "This is not a text CSV file (it contains binary data)."
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return [], "The file is not UTF-8 text; save it as a plain CSV of item ids."
+    try:
+        rows = [[c.strip() for c in row] for row in csv.reader(io.StringIO(text))]
+    except csv.Error as e:
+        return [], f"The file is not a readable CSV: {e}."
+    rows = [r for r in rows if any(c for c in r)]
+    if not rows:
+        return [], "The file holds no item ids."
+    header = [c.lower() for c in rows[0]]
+    col = next((header.index(h) for h in ("item", "item_id", "id") if h in header), None)
+    if col is not None:
+        tokens = [r[col] if col < len(r) else "" for r in rows[1:]]
+        tokens = [t for t in tokens if t != ""]
+    else:
+        tokens = [c for r in rows for c in r if c != ""]
+    if len(tokens) > max_tokens:
+        return [], f"The file holds {len(tokens)} values; a list has at most a few dozen."
+    if not tokens:
+        return [], "The file has a header but no item ids under it."
+    return tokens, None
