@@ -64,6 +64,9 @@ def build_model(method: str, split: Split, preset: str = "sample", overrides: Op
     spec = registry.get(method)
     if "interactions" not in spec.needs and "sequences" not in spec.needs:
         raise ValueError(f"{method} needs {', '.join(spec.needs)}, which this command does not provide yet")
+    if "kg" in spec.needs and getattr(split, "kg", None) is None:
+        raise ValueError(f"{method} needs a knowledge graph, and {split.name} has none (the sample world and RecBole "
+                         f"folders with .kg + .link files, e.g. ML-100K, have one)")
     if "sequences" in spec.needs and not _is_leave_one_out(split):
         # sequences come from split.train_order; the protocol needs one valid and one test item per user
         raise ValueError(f"{method} is evaluated leave-one-out: load the data with load_split(data, how='loo')")
@@ -73,6 +76,11 @@ def build_model(method: str, split: Split, preset: str = "sample", overrides: Op
 
 def interaction_methods() -> list:
     return [s.name for s in registry.specs() if s.needs == ("interactions",)]
+
+
+def kg_methods() -> list:
+    """Methods that read the interactions and the knowledge graph (DiffKG and the KG baseline)."""
+    return [s.name for s in registry.specs() if s.needs == ("interactions", "kg")]
 
 
 def sequence_methods() -> list:
@@ -88,7 +96,7 @@ def pretrain_all(out=None, methods=None, log: Callable[[str], None] = print) -> 
     torch.set_num_threads(min(2, torch.get_num_threads()))  # same arithmetic order on every machine we ship from
     splits = {"auto": load_split("sample")}
     results = {"data": splits["auto"].stats(), "seed": PRETRAIN_SEED, "methods": {}}
-    for name in methods or interaction_methods() + sequence_methods():
+    for name in methods or interaction_methods() + kg_methods() + sequence_methods():
         how = split_how(name)
         if how not in splits:
             splits[how] = load_split("sample", how=how)

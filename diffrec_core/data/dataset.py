@@ -88,6 +88,10 @@ class Split:
     0-based position in the user's chronological history (0 = oldest). T-DiffRec turns it into time weights.
     ``train_noise`` (sample world only) marks training interactions that were injected as noise: ground truth
     for the app, never read by a model.
+    ``kg`` (where the data set has a knowledge graph) holds the triples ``head, relation, tail`` over entity ids,
+    items being entities ``0..n_items-1`` (the DiffKG convention), with ``kg_info`` = ``{'n_entities',
+    'relation_names', 'entity_names', 'entity_types'}``. A sample-world ``kg`` also has ``is_wrong`` (injected wrong
+    triples): ground truth, never read by a model.
     """
 
     name: str
@@ -100,6 +104,8 @@ class Split:
     item_genres: Optional[list] = None
     item_emb: Optional[np.ndarray] = None
     meta: dict = field(default_factory=dict)
+    kg: Optional[pd.DataFrame] = None
+    kg_info: dict = field(default_factory=dict)
 
     @property
     def n_users(self) -> int:

@@ -371,18 +371,67 @@ def _load_recbole(path: Path, min_rating, max_bytes) -> InteractionLog:
     return log
 
 
+class KGWarning(UserWarning):
+    """A knowledge-graph row was skipped or an item has no entity; loading went on (see ``meta['kg_warnings']``)."""
+
+
+def _kg_note(log: InteractionLog, notes: list, what: str) -> None:
+    """Keep the KG's skip notes in ``meta['kg_warnings']`` and raise one summarising :class:`KGWarning`."""
+    if not notes:
+        return
+    log.meta["kg_warnings"] = notes
+    warnings.warn(f"{what}: " + "; ".join(notes[:5]) + (f"; and {len(notes) - 5} more" if len(notes) > 5 else ""),
+                  KGWarning, stacklevel=4)
+
+
+def _skip_empty(df: pd.DataFrame, cols, line_no: np.ndarray, path: Path, notes: list, what: str):
+    """Drop rows with an empty field in ``cols`` (a row that can be skipped), noting each skipped line."""
+    bad = df[list(cols)].isna().any(axis=1).to_numpy()
+    if bad.any():
+        lines = line_no[bad]
+        shown = ", ".join(str(int(v)) for v in lines[:10]) + (" …" if len(lines) > 10 else "")
+        notes.append(f"{path.name}: {int(bad.sum())} {what} with an empty field skipped (line {shown})")
+    return df[~bad].reset_index(drop=True), line_no[~bad]
+
+
 def _recbole_kg(log: InteractionLog, f_kg: Path, f_link: Path, item_index: pd.Index, max_bytes, notes: list):
-    """Map a RecBole KG so that item i is entity i and other entities follow (sorted by their token)."""
-    lnames, _, link, _ = _recbole_table(f_link, max_bytes, notes)
+    """Map a RecBole KG so that item i is entity i and other entities follow (sorted by their token).
+
+    Malformed input: a file without head / relation / tail (or item / entity) columns, or a line with the wrong
+    number of fields, is a ``DataFormatError`` naming the file and line; so is a link file that links none of the
+    items. Rows that can be skipped are skipped with a :class:`KGWarning` (listed in ``meta['kg_warnings']``):
+    triples or links with an empty field, an item linked to several entities (the first link wins), an entity
+    linked to several items (the first wins). Items without an entity link stay items with no KG edges
+    (``meta['unlinked_items']`` counts them).
+    """
+    kg_notes: list = []
+    lnames, _, link, lln = _recbole_table(f_link, max_bytes, notes)
     li = _find(lnames, ["item_id"], "item", f_link, "item id")
     le = _find(lnames, ["entity_id"], "entity", f_link, "entity id")
+    link, lln = _skip_empty(link, [li, le], lln, f_link, kg_notes, "link(s)")
     knames, _, kg, kln = _recbole_table(f_kg, max_bytes, notes)
     h = _find(knames, ["head_id"], "head", f_kg, "head entity")
     r = _find(knames, ["relation_id"], "relation", f_kg, "relation")
     t = _find(knames, ["tail_id"], "tail", f_kg, "tail entity")
-    item_of = item_index.get_indexer(link[li].astype(str).to_numpy())
-    link = pd.DataFrame({"entity": link[le].astype(str).to_numpy(), "item": item_of})
-    link = link[link["item"] >= 0].drop_duplicates("entity").drop_duplicates("item")  # one entity per item
+    kg, kln = _skip_empty(kg, [h, r, t], kln, f_kg, kg_notes, "triple(s)")
+    if not len(kg):
+        raise DataFormatError(f"{f_kg.name}: no usable triple (every line has an empty head, relation or tail)")
+    item_of = item_index.get_indexer(_ids(link[li], lln, f_link, "item id").astype(str))
+    link = pd.DataFrame({"entity": _ids(link[le], lln, f_link, "entity id").astype(str), "item": item_of,
+                         "line": lln})
+    link = link[link["item"] >= 0]                       # items that are not in the interactions are ignored
+    if not len(link):
+        raise DataFormatError(f"{f_link.name}: none of the {len(item_index)} items of the interactions has an entity "
+                              f"link, so the knowledge graph cannot be attached to the items (expected lines "
+                              f"'item_id<TAB>entity_id' naming items of the .inter file)")
+    for col, other in (("entity", "item"), ("item", "entity")):
+        dup = link.duplicated(col).to_numpy()
+        if dup.any():
+            lines = ", ".join(str(int(v)) for v in link["line"].to_numpy()[dup][:10])
+            kg_notes.append(f"{f_link.name}: {int(dup.sum())} {col}(s) linked to a second {other}; the first link "
+                            f"wins (line {lines}{' …' if dup.sum() > 10 else ''})")
+            link = link[~dup]
+    unlinked = len(item_index) - len(link)       # normal in real data (ML-100K: 84 of 1,682): no warning
     ent_item = pd.Series(link["item"].to_numpy(), index=link["entity"].to_numpy())
     heads, tails = _ids(kg[h], kln, f_kg, "head entity"), _ids(kg[t], kln, f_kg, "tail entity")
     ents = pd.unique(np.concatenate([heads, tails]))  # hash-based: setdiff1d on strings is slow
@@ -396,7 +445,44 @@ def _recbole_kg(log: InteractionLog, f_kg: Path, f_link: Path, item_index: pd.In
     log.entity_names = titles + others.tolist()
     item_entity = pd.Series(link["entity"].to_numpy(), index=link["item"].to_numpy()).reindex(np.arange(n))
     log.meta.update(relation_names=rel_names.tolist(), n_entities=n + len(others), linked_items=int(len(link)),
-                    entity_ids=item_entity.where(item_entity.notna(), None).tolist() + others.tolist())
+                    entity_ids=item_entity.where(item_entity.notna(), None).tolist() + others.tolist(),
+                    entity_types=["item"] * n + ["entity"] * len(others), unlinked_items=int(unlinked))
+    _kg_note(log, kg_notes, f"{f_kg.parent.name}: knowledge graph loaded with notes")
+
+
+def _sample_kg(folder: Path, relations: list, n_entities: int, log_meta: dict) -> pd.DataFrame:
+    """The sample world's ``kg.csv`` (head, relation name, tail, is_wrong), checked: missing columns, an unknown
+    relation, or an entity id that is not an integer in 0..n_entities-1 raise a ``DataFormatError`` naming the
+    line; rows with an empty field are skipped with a :class:`KGWarning`."""
+    path = folder / "kg.csv"
+    kg = pd.read_csv(path, dtype={"relation": str}, keep_default_na=False, na_values=[""])
+    missing = [c for c in ("head", "relation", "tail") if c not in kg.columns]
+    if missing:
+        raise DataFormatError(f"{path.name} line 1: expected columns head, relation, tail[, is_wrong], "
+                              f"got {list(kg.columns)}")
+    line_no = np.arange(len(kg)) + 2
+    notes: list = []
+    kg, line_no = _skip_empty(kg, ["head", "relation", "tail"], line_no, path, notes, "triple(s)")
+    codes = pd.Categorical(kg["relation"].astype(str).str.strip(), categories=relations).codes.astype(np.int64)
+    if (codes < 0).any():
+        k = int(np.argmax(codes < 0))
+        raise DataFormatError(f"{path.name} line {line_no[k]}: unknown relation {kg['relation'].iloc[k]!r}; "
+                              f"the world's relations are {relations}")
+    kg["relation"] = codes
+    for col in ("head", "tail"):
+        v = _numeric(kg[col], line_no, path, f"{col} entity id")
+        bad = (v < 0) | (v >= n_entities)
+        if bad.any():
+            k = int(np.argmax(bad))
+            raise DataFormatError(f"{path.name} line {line_no[k]}: {col} entity {v[k]} is not one of the "
+                                  f"{n_entities} entities of entities.csv")
+        kg[col] = v
+    if "is_wrong" in kg:
+        kg["is_wrong"] = pd.to_numeric(kg["is_wrong"], errors="coerce").fillna(0).astype(np.int64)
+    if notes:
+        log_meta["kg_warnings"] = notes
+        warnings.warn(f"{path.name}: " + "; ".join(notes), KGWarning, stacklevel=3)
+    return kg
 
 
 def _load_diffrec(folder: Path, max_bytes) -> InteractionLog:
@@ -503,11 +589,12 @@ def _load_sample(folder: Path, max_bytes) -> InteractionLog:
     items = pd.read_csv(folder / "items.csv").set_index("item").sort_index()
     users = pd.read_csv(folder / "users.csv").set_index("user").sort_index()
     ents = pd.read_csv(folder / "entities.csv")
-    kg = pd.read_csv(folder / "kg.csv")
     world_path = folder / "world.json"
     relations = (json.loads(world_path.read_text())["relations"] if world_path.exists()
-                 else sorted(kg["relation"].unique().tolist()))
-    kg["relation"] = pd.Categorical(kg["relation"], categories=relations).codes.astype(np.int64)
+                 else sorted(pd.read_csv(folder / "kg.csv", usecols=["relation"], dtype=str)["relation"]
+                             .dropna().str.strip().unique().tolist()))
+    kg_meta: dict = {}
+    kg = _sample_kg(folder, relations, len(ents), kg_meta)
     items.index.name = None
     users.index.name = None
     return InteractionLog(
@@ -516,7 +603,7 @@ def _load_sample(folder: Path, max_bytes) -> InteractionLog:
         meta={"source": str(folder), "relation_names": relations, "n_entities": int(len(ents)),
               "entity_types": ents["type"].tolist(), "world_json": str(world_path),
               "ground_truth": {"events.is_noise": "injected noise (never give to a model)",
-                               "kg.is_wrong": "injected wrong triple (never give to a model)"}})
+                               "kg.is_wrong": "injected wrong triple (never give to a model)"}, **kg_meta})
 
 
 def load_rerank_sessions(root=None) -> pd.DataFrame:

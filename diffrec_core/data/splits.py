@@ -82,6 +82,13 @@ def _assemble(log: InteractionLog, ev: pd.DataFrame, part: np.ndarray, how: str,
         if "genre" in log.items:
             split.item_genres = log.items["genre"].fillna("").astype(str).tolist()
     split.item_emb = log.item_emb
+    if log.kg is not None:  # the KG is shared by every split of the log (DiffKG); items are entities 0..I-1
+        n_ent = int(log.meta.get("n_entities") or 0)
+        if len(log.kg):
+            n_ent = max(n_ent, int(log.kg[["head", "tail"]].to_numpy().max()) + 1)
+        split.kg = log.kg
+        split.kg_info = {"n_entities": max(n_ent, log.n_items), "relation_names": log.meta.get("relation_names"),
+                         "entity_names": log.entity_names, "entity_types": log.meta.get("entity_types")}
     return split
 
 

@@ -1,7 +1,8 @@
 """Every method module registers itself on import (see ``diffrec_core.registry``)."""
 import importlib
 
-_MODULES = ["diffrec", "ldiffrec", "pop", "itemknn", "ease", "multvae", "diffurec", "dreamrec", "sasrec"]
+_MODULES = ["diffrec", "ldiffrec", "pop", "itemknn", "ease", "multvae", "diffurec", "dreamrec", "sasrec",
+            "dcdr", "rerank_baselines", "lightgcn", "kgat", "diffkg"]
 
 for _m in _MODULES:
     try:
