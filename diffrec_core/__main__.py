@@ -14,13 +14,14 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 
 import torch
 
 from . import checkpoint, registry
 from .data.dataset import DataFormatError
 from .methods.base import ConfigError
-from .pipeline import build_model, load_split, pick_device, pretrain_all
+from .pipeline import build_model, load_split, pick_device, pretrain_all, split_how
 from .train import evaluate, fit
 
 
@@ -48,7 +49,12 @@ def _progress(stream):
 def cmd_train(a) -> int:
     device = pick_device(a.device)
     t_load = time.perf_counter()
-    split = load_split(a.data)
+    try:
+        how = split_how(a.method)  # leave-one-out for sequence methods (methods.md 3.4)
+    except KeyError as e:
+        print(f"error: {e.args[0]}", file=sys.stderr)
+        return 2
+    split = load_split(a.data, how=how)
     t_load = time.perf_counter() - t_load
     try:
         model = build_model(a.method, split, preset=a.preset, overrides=_kv(a.set), device=device, seed=a.seed)
@@ -83,7 +89,12 @@ def cmd_train(a) -> int:
 
 def cmd_evaluate(a) -> int:
     device = pick_device(a.device)
-    split = load_split(a.data)
+    try:
+        method = json.loads((Path(a.checkpoint) / "config.json").read_text()).get("method", "")
+        how = split_how(method)
+    except (OSError, ValueError, KeyError):
+        how = "auto"  # checkpoint.load below reports what is wrong with the checkpoint
+    split = load_split(a.data, how=how)
     try:
         model, meta = checkpoint.load(a.checkpoint, split.n_users, split.n_items, device=device)
     except checkpoint.CheckpointError as e:
