@@ -107,7 +107,8 @@ def pretrain_all(out=None, methods=None, log: Callable[[str], None] = print) -> 
         dt = time.perf_counter() - t0
         checkpoint.save(model, out / name, split.name)
         results["methods"][name] = {
-            "best_epoch": res.best_epoch, "valid": res.valid, "test": res.test, "parameters": model.n_parameters(),
+            "protocol": split.meta.get("how", how), "best_epoch": res.best_epoch, "valid": res.valid,
+            "test": res.test, "parameters": model.n_parameters(),
             "diffusion_steps": model.n_diffusion_steps(), "train_seconds": round(res.train_seconds, 2),
             "stopped": res.stopped, **({"split": "leave_one_out"} if how == "loo" else {})}
         if how == "loo":  # leave-one-out: HR / NDCG, selected on validation NDCG@10 (methods.md 3.4)
