@@ -25,7 +25,7 @@ at lr 3e-3; 'sample-clean' adds learned positions and a key-padding mask.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import List, Optional
 
 import numpy as np
@@ -35,7 +35,6 @@ from torch import nn
 
 from ..diffusion import GaussianDiffusion, ScheduleConfig, sinusoid_cos_first
 from ..registry import MethodSpec, register
-from .base import build_trajectory
 from .seq_common import (ATTN_MASKS, SeqRecommender, Transformer, attention_allowed, cpu_generator,
                          epoch_batches)
 
@@ -232,18 +231,8 @@ class DiffuRec(SeqRecommender):
         self.eval()
         run = self._run(split, users, which, True, self.config.sample_seed if seed is None else seed, **opts)
         self.train(was)
-        x0s = run.x0_hats.clone()
-        x0s[-1] = run.final
-        scores = self.logits(x0s.flatten(0, 1), False).view(len(x0s), len(users), -1)
-        d = self.diffusion
-        return build_trajectory(self.name, run.steps, run.states, x0s, run.final, users,
-                                d.betas.double().cpu().numpy(), d.alphas_cumprod.double().cpu().numpy(),
-                                self.seen_mask(split, users, which), k, scores=scores,
-                                meta={**run.meta, "start": "N(0, I)", "which": which,
-                                      "lambda_uncertainty": float(opts.get("lambda_uncertainty",
-                                                                           self.config.lambda_uncertainty)),
-                                      "space": "item embedding", "config": asdict(self.config)})
-
+        return self.embedding_trajectory(split, users, which, run, k, {"lambda_uncertainty": float(
+            opts.get("lambda_uncertainty", self.config.lambda_uncertainty))})
 
 register(MethodSpec(
     name="diffurec", title="DiffuRec", paper="Li, Sun, Li, ACM TOIS 42(3) 2024 (arXiv 2304.00686)",

@@ -22,7 +22,7 @@ DDIM and the CE "rounding" term are OUR additions, labelled as such.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import List, Optional
 
 import numpy as np
@@ -32,7 +32,6 @@ from torch import nn
 
 from ..diffusion import GaussianDiffusion, ScheduleConfig, sinusoid_sin_first
 from ..registry import MethodSpec, register
-from .base import build_trajectory
 from .seq_common import SeqRecommender, cpu_generator, epoch_batches, seeded_dropout
 
 SCHEDULES = {"linear": "dreamrec_linear", "exp": "dreamrec_exp", "cosine": "dreamrec_cosine"}
@@ -284,17 +283,7 @@ class DreamRec(SeqRecommender):
         users = np.atleast_1d(np.asarray(users))
         which = opts.pop("which", "valid")
         run = self._run(split, users, which, True, self.config.sample_seed if seed is None else seed, **opts)
-        x0s = run.x0_hats.clone()
-        x0s[-1] = run.final
-        scores = self.logits(x0s.flatten(0, 1), False).view(len(x0s), len(users), -1)
-        d = self.diffusion
-        return build_trajectory(self.name, run.steps, run.states, x0s, run.final, users,
-                                d.betas.double().cpu().numpy(), d.alphas_cumprod.double().cpu().numpy(),
-                                self.seen_mask(split, users, which), k, scores=scores,
-                                meta={**run.meta, "start": "N(0, I)", "which": which,
-                                      "w": float(opts.get("w", self.config.w)), "space": "item embedding",
-                                      "config": asdict(self.config)})
-
+        return self.embedding_trajectory(split, users, which, run, k, {"w": float(opts.get("w", self.config.w))})
 
 register(MethodSpec(
     name="dreamrec", title="DreamRec", paper="Yang et al., NeurIPS 2023 (arXiv 2310.20453)",

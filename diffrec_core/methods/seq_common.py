@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Optional, Tuple
 
 import numpy as np
@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data.dataset import Split
-from .base import Recommender
+from .base import Recommender, build_trajectory
 
 
 # ---------------------------------------------------------------------------------------------- sequences
@@ -306,6 +306,19 @@ class SeqRecommender(Recommender):
 
     def tokens(self, arr: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(arr)).to(self.device)
+
+    def embedding_trajectory(self, split: Split, users, which: str, run, k: int, meta: dict):
+        """A sampler run in item-embedding space as a Trajectory: scores x̂0·Eᵀ per step, and the last step shows
+        the returned sample, so it equals the recommendation exactly (DiffuRec and DreamRec share this)."""
+        x0s = run.x0_hats.clone()
+        x0s[-1] = run.final
+        scores = self.logits(x0s.flatten(0, 1), False).view(len(x0s), len(users), -1)
+        d = self.diffusion
+        return build_trajectory(self.name, run.steps, run.states, x0s, run.final, users,
+                                d.betas.double().cpu().numpy(), d.alphas_cumprod.double().cpu().numpy(),
+                                self.seen_mask(split, users, which), k, scores=scores,
+                                meta={**run.meta, "start": "N(0, I)", "which": which, "space": "item embedding",
+                                      "config": asdict(self.config), **meta})
 
 
 @contextmanager
