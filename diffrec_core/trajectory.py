@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -74,8 +75,15 @@ class Trajectory:
         arrays = {k: getattr(self, k) for k in self._ARRAYS if getattr(self, k) is not None}
         header = {"schema": "diffrec-trajectory", "version": SCHEMA_VERSION, "method": self.method,
                   "meta": self.meta}
-        np.savez_compressed(buf, __header__=np.frombuffer(json.dumps(header, default=str).encode(), dtype=np.uint8),
-                            **arrays)
+        arrays = {"__header__": np.frombuffer(json.dumps(header, default=str).encode(), dtype=np.uint8), **arrays}
+        # np.savez_compressed stamps every member with the current time, so two saves of the same run differ;
+        # a fixed stamp makes the file a pure function of the trajectory (same settings + seed -> same bytes).
+        with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            for name, arr in arrays.items():
+                info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                with zf.open(info, "w", force_zip64=True) as f:
+                    np.lib.format.write_array(f, np.asanyarray(arr), allow_pickle=False)
         return buf.getvalue()
 
     @classmethod
