@@ -1,0 +1,312 @@
+"""Embeddings (DiffuRec, DreamRec): the item map, a noised item, a generated next-item embedding travelling across
+the map, DreamRec's guidance weight, DiffuRec's λ, and both models side by side.
+
+Thin: models and maps are loaded once (st.cache_resource), runs are cached (st.cache_data, milliseconds each);
+figures and captions come from ``ui.embeddings``. The maps are precomputed offline
+(``python -m diffrec_core.item_map``); live points are projected onto them, UMAP is never imported here.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import pandas as pd
+import streamlit as st
+
+from diffrec_core import seq_explain as SX
+
+from views import _common as C
+from ui import embeddings as E
+from ui.equations import forward_equation
+from ui.schedule import table_from_betas
+
+METHODS = ("diffurec", "dreamrec")
+MAP_METHODS = ("diffurec", "dreamrec", "sasrec")
+KINDS = ("umap", "pca")
+LAMBDAS = (1e-4, 1e-3, 1e-2, 0.1, 0.3, 1.0, 3.0)
+SWEEP_W = (0.0, 1.0, 2.0, 4.0, 8.0)
+SOURCES = {"user": "a user's history", "build": "a history I build"}
+HELDOUT = {"valid": "validation item", "test": "test item"}
+SAMPLERS = {"ancestral": "ancestral (authors)", "ddim": "DDIM (our addition)"}
+
+
+# ------------------------------------------------------------------------------------------------ cached loads
+@st.cache_resource(show_spinner="Loading the leave-one-out split…")
+def get_seq_split(dataset: str):
+    """Sequence methods read the leave-one-out split (methods.md 3.4), not the pages' default split."""
+    from diffrec_core import pipeline
+
+    return pipeline.load_split(dataset, how="loo")
+
+
+@st.cache_resource(show_spinner="Loading the pretrained model…")
+def get_seq_model(method: str, dataset: str, root: str):
+    from pathlib import Path
+
+    from diffrec_core import pipeline
+
+    path = Path(root) / method
+    if not (path / "model.safetensors").exists():
+        raise C.MissingModel(f"There is no pretrained checkpoint for **{method}** yet (looked in `{path}`). Make one "
+                             f"with `python -m diffrec_core pretrain --methods {method}` and reload this page.")
+    try:
+        return pipeline.load_pretrained(method, get_seq_split(dataset), root=root)
+    except (ValueError, OSError, KeyError) as e:
+        raise C.MissingModel(f"The pretrained checkpoint for **{method}** in `{path}` could not be loaded: {e}.") from e
+
+
+@st.cache_resource(show_spinner=False)
+def get_map(method: str, dataset: str, root: str):
+    """(ItemMap, warning or None). Without a precomputed file: a PCA map computed now (milliseconds, no UMAP)."""
+    from diffrec_core import item_map as IM
+
+    model = get_seq_model(method, dataset, root)
+    table = IM.item_table(model)
+    try:
+        imap = IM.load(IM.map_path(method, root))
+    except IM.ItemMapError as e:
+        return IM.build_map(method, table, with_umap=False), (
+            f"{e}. Showing a PCA map computed now; for the UMAP map run `python -m diffrec_core.item_map`.")
+    if imap.meta.get("table_sha256") != IM.table_hash(table) or imap.embeddings.shape != table.shape:
+        return IM.build_map(method, table, with_umap=False), (
+            f"The precomputed {method} map was made from other weights than the checkpoint now in `{root}`; "
+            "showing a PCA map of the current weights. Rebuild with `python -m diffrec_core.item_map`.")
+    return imap, None
+
+
+@st.cache_data(show_spinner=False)
+def get_map_stats(method: str, dataset: str, root: str):
+    imap, _ = get_map(method, dataset, root)
+    return E.map_stats(imap, get_seq_split(dataset).item_genres)
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def run_reverse(method, dataset, root, history: tuple, seed, k, w, lam, sampler, user, shared: bool = False):
+    model = get_seq_model(method, dataset, root)
+    x_T = None
+    if shared:   # the same x_T for both models: one draw of the widest, each takes its first d coordinates
+        dims = [SX.embedding_dim(get_seq_model(m, dataset, root)) for m in METHODS]
+        x_T = SX.shared_start(dims, seed)[METHODS.index(method)]
+    return SX.reverse(model, list(history), seed=seed, k=k, x_T=x_T, w=w, lam=lam, sampler=sampler, user=user)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def run_sweep(dataset, root, history: tuple, ws: tuple, seed, k, sampler):
+    return SX.guidance_sweep(get_seq_model("dreamrec", dataset, root), list(history), list(ws), seed=seed, k=k,
+                             sampler=sampler)
+
+
+@st.cache_data(show_spinner="Running DiffuRec from 8 different x_T for each δ…", max_entries=32)
+def run_lambda(dataset, root, history: tuple, seed, k):
+    return SX.lambda_sensitivity(get_seq_model("diffurec", dataset, root), list(history), LAMBDAS, n_starts=8,
+                                 seed=seed, k=k)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def run_forward(method, dataset, root, item, seed):
+    imap, _ = get_map(method, dataset, root)
+    return SX.forward_item(get_seq_model(method, dataset, root), item, seed=seed, E=imap.embeddings)
+
+
+# ------------------------------------------------------------------------------------------------ page
+dataset, seed = C.current("dataset"), int(C.current("seed"))
+root = C.pretrained_root()
+st.title("Embeddings · DiffuRec and DreamRec")
+st.markdown("DiffuRec and DreamRec do not diffuse interaction vectors: they generate the **embedding of the next "
+            "item** from noise, guided by the user's history, and recommend the items whose embeddings score highest "
+            "against it (x̂0·eᵢ). Here you can watch that embedding travel across a map of the catalogue.")
+
+split = get_seq_split(dataset)
+titles, genres = split.item_titles, split.item_genres
+models = {}
+for m in METHODS:
+    try:
+        models[m] = get_seq_model(m, dataset, root)
+    except C.MissingModel as e:
+        C.missing_model(e)
+if not models:
+    st.stop()
+with st.expander("Which of the authors' quirks do the pretrained models use?"):
+    for m, model in models.items():
+        C.say(E.quirk_sentence(m, asdict(model.config)))
+    st.caption("Faithful = as in the authors' code; clean = our switch. Reproduction presets (e.g. `beauty`) use "
+               "the faithful choice everywhere; the sample-world checkpoints switch only what is listed as clean.")
+
+kind = st.radio("Map", KINDS, format_func=E.KIND_LABEL.get, key="em_kind", horizontal=True,
+                help="UMAP keeps neighbourhoods (precomputed offline); PCA is a linear projection (its axes mean "
+                     "something, and new points land exactly).")
+
+# ---------------------------------------------------------------- 1. the item map
+st.header("1 · The item map")
+avail_map = [m for m in MAP_METHODS if m in models or m == "sasrec"]
+map_method = st.radio("Item embeddings of", avail_map, format_func=lambda m: E.METHOD_TITLE.get(m, m),
+                      key="em_map_method", horizontal=True,
+                      help="SASRec is the non-diffusion reference both papers compare against.")
+try:
+    imap, map_warn = get_map(map_method, dataset, root)
+except C.MissingModel as e:
+    C.missing_model(e)
+    imap, map_warn = None, None
+if imap is not None:
+    if map_warn:
+        st.warning(map_warn)
+    if kind not in imap.kinds():
+        st.info("This map has no UMAP layout; showing PCA.")
+    mkind = kind if kind in imap.kinds() else "pca"
+    C.chart(E.map_figure(imap, mkind, genres, titles), key="em_map", filename=f"{map_method}_item_map_{mkind}")
+    C.say(E.map_caption(imap, mkind, get_map_stats(map_method, dataset, root)))
+    C.say(E.MAP_NOTE)
+    st.caption("How this map was made: " + E.describe(imap, mkind))
+
+# ---------------------------------------------------------------- model for the generation sections
+st.divider()
+method = st.radio("Model for sections 2–3", list(models), format_func=E.METHOD_TITLE.get, key="em_method",
+                  horizontal=True)
+model = models[method]
+gmap, gwarn = get_map(method, dataset, root)
+gkind = kind if kind in gmap.kinds() else "pca"
+if gwarn:
+    st.warning(gwarn)
+T = int(model.n_diffusion_steps())
+
+# ---------------------------------------------------------------- 2. forward
+st.header("2 · Forward: noise one item's embedding")
+C.say("Both models diffuse the embedding of the target item, x₀ = e_item. Pick an item and move t: the point "
+      "leaves the item and drifts towards noise; the ringed items are the ones x_t now resembles most "
+      "(cosine, in the full space).")
+f1, f2 = st.columns([2, 3])
+item = f1.selectbox("Item", list(range(split.n_items)), key="em_item",
+                    format_func=lambda i: f"{titles[i]} · {genres[i]}" if titles else str(i))
+t, t_msg = C.sticky_slider("forward step t", 0, T, key="em_t", default=T // 2, container=f2)
+if t_msg:
+    st.warning(f"Step {t_msg}")
+fwd = run_forward(method, dataset, root, int(item), seed)
+a, b = st.columns([3, 2])
+with a:
+    C.chart(E.forward_figure(gmap, gkind, fwd, t, genres, titles), key="em_forward",
+            filename=f"{method}_forward_item{item}")
+with b:
+    C.equation_panel(forward_equation(table_from_betas(model.diffusion.betas.double().numpy()), t), columns=2)
+    C.chart(E.forward_curve(fwd, t), key="em_forward_curve", filename=f"{method}_forward_curve")
+C.say(E.forward_caption(fwd, t, titles, T))
+
+
+# ---------------------------------------------------------------- 3. reverse
+def history_controls():
+    """Returns (history item ids, held-out item or None, user label) or None when there is nothing to run."""
+    src = st.radio("Start from", list(SOURCES), format_func=SOURCES.get, key="em_source", horizontal=True)
+    user = int(C.current("user"))
+    if src == "user":
+        msg = C.clamp_state("user", 0, split.n_users - 1)
+        if msg:
+            st.warning(f"User {msg}")
+            user = int(st.session_state["user"])
+        which = st.radio("Held-out next item", list(HELDOUT), format_func=HELDOUT.get, key="em_which",
+                         horizontal=True, help="validation: the history is the training sequence; test: it also "
+                                               "contains the validation item.")
+        items, target = SX.user_history(model, split, user, which)
+        C.say(f"User {user} (change it in the sidebar): {len(items)} items in the history, the last "
+              f"{min(len(items), SX.window_len(model))} of which {E.METHOD_TITLE[method]} reads.")
+        if not len(items):
+            st.info(f"User {user} has no history to condition on; pick another user or build a history.")
+            return None
+        return items, target, user
+    if "em_build" not in st.session_state:          # start from the current user's last five items
+        st.session_state["em_build"] = [int(i) for i in SX.user_history(model, split, user, "valid")[0][-5:]]
+    chosen = st.multiselect("History (oldest first; the order you add items is the order of the sequence)",
+                            list(range(split.n_items)), key="em_build",
+                            format_func=lambda i: f"{titles[i]} · {genres[i]}" if titles else str(i))
+    typed = st.text_input("…or type item ids / exact titles, comma-separated (appended after the list above)",
+                          key="em_typed", placeholder="e.g. 12, 40, Solar Station")
+    raw = list(chosen) + [s for s in typed.split(",")] if typed.strip() else list(chosen)
+    check = SX.clean_history(raw, split.n_items, titles)
+    for p in check.problems(titles):
+        st.warning(p)
+    if check.empty:
+        st.info(check.empty_message)
+        return None
+    L = SX.window_len(model)
+    if len(check.items) > L:
+        st.caption(f"{E.METHOD_TITLE[method]} reads only the last {L} items of a history.")
+    return check.items, None, -1
+
+
+st.header("3 · Reverse: generate the next item's embedding")
+C.say("From pure noise x_T the model predicts x̂0 at every step and moves to x_{t−1}. The thin grey path is "
+      "the state x_t, the dotted vermillion path the model's prediction x̂0 at each step; faded points resemble no "
+      f"item (best cosine < {E.FADE}), so their map position only says which items they lean towards.")
+hist = history_controls()
+if hist is None:
+    st.stop()
+items, target, user = hist
+c1, c2, c3, c4 = st.columns([1, 1.5, 2, 2])
+K = c1.select_slider("top-K", [5, 10, 20], value=10, key="em_k")
+sampler = c2.radio("sampler", list(SAMPLERS), format_func=SAMPLERS.get, key="em_sampler")
+w = c3.slider("DreamRec guidance w", 0.0, 8.0, float(models["dreamrec"].config.w) if "dreamrec" in models else 2.0,
+              step=0.5, key="em_w", disabled="dreamrec" not in models,
+              help="x̂0 = (1+w)·f(x, h) − w·f(x, ∅); w = 0 is the conditional model alone.")
+lam = c4.select_slider("DiffuRec δ (λ ~ N(δ, δ²))", LAMBDAS, value=1e-3, key="em_lam",
+                       format_func=lambda v: f"{v:g}", disabled="diffurec" not in models,
+                       help="The scale at which the noisy target reaches DiffuRec's Transformer. Trained at 0.001.")
+hist_t = tuple(int(i) for i in items)
+traj = run_reverse(method, dataset, root, hist_t, seed, int(K), float(w), float(lam), sampler, int(user))
+S = traj.n_steps
+# a step beyond a shorter chain (another model or sampler) is clamped to its last step: expected, so no warning
+step, _ = C.sticky_slider("reverse step", 1, S, key="em_step", default=S,
+                          help="1 = the first step from x_T; the last one returns the recommendation.")
+i = step - 1
+C.say(E.reverse_caption(traj, i, target, titles))
+a, b = st.columns([3, 2])
+with a:
+    C.chart(E.reverse_figure(gmap, gkind, traj, i, genres, titles, target, items[-SX.window_len(model):]),
+            key="em_reverse", filename=f"{method}_reverse")
+with b:
+    C.equation_panel(E.reverse_equation(traj, i), columns=2)
+r1, r2 = st.columns([1, 1])
+with r1:
+    st.dataframe(pd.DataFrame(E.topk_rows(traj, i, titles, target, genres)), hide_index=True, key="em_topk")
+with r2:
+    C.chart(E.rank_figure(traj, target, i, titles), key="em_rank", filename=f"{method}_target_rank")
+
+d1, d2, _ = st.columns([1, 1, 3])
+label = f"user{user}" if user >= 0 else "built"
+d1.download_button("trajectory (CSV)", data=lambda: E.trajectory_csv(traj, gmap, gkind, titles, target),
+                   file_name=f"{method}_{label}_trajectory.csv", mime="text/csv", key="em_csv",
+                   icon=":material/download:")
+d2.download_button("trajectory (NPZ)", data=lambda: traj.to_npz_bytes(), file_name=f"{method}_{label}_trajectory.npz",
+                   mime="application/octet-stream", key="em_npz", icon=":material/download:")
+st.caption("CSV: one row per step (map positions, lengths, held-out rank, top-K). NPZ: the full vectors x_t and x̂0 "
+           "of every step, readable with `Trajectory.from_npz_bytes`.")
+
+# ---------------------------------------------------------------- 4. guidance
+if "dreamrec" in models:
+    st.header("4 · DreamRec: the guidance weight w")
+    ws = tuple(sorted(set(SWEEP_W) | {float(w)}))
+    sweep = run_sweep(dataset, root, hist_t, ws, seed, int(K), sampler)
+    dmap, _ = get_map("dreamrec", dataset, root)
+    dkind = kind if kind in dmap.kinds() else "pca"
+    C.chart(E.multiples_figure(dmap, dkind, sweep, [f"w = {v:g}" + (" (slider)" if v == float(w) else "")
+                                                    for v in ws], genres, titles, target, cols=3,
+                               title="Same x_T, same step noises; only w differs"),
+            key="em_multiples", filename="dreamrec_guidance_multiples")
+    C.say(E.guidance_caption(sweep, ws, target, titles))
+
+# ---------------------------------------------------------------- 5. λ
+if "diffurec" in models:
+    st.header("5 · DiffuRec: why λ = 0.001 makes the sampler nearly deterministic")
+    sens = run_lambda(dataset, root, hist_t, seed, int(K))
+    C.chart(E.lambda_figure(sens, float(lam)), key="em_lambda", filename="diffurec_lambda")
+    C.say(E.lambda_caption(sens, float(lam)))
+
+# ---------------------------------------------------------------- 6. side by side
+if len(models) == 2:
+    st.header("6 · DiffuRec and DreamRec side by side")
+    C.say("The same history, the same seed's starting noise (DiffuRec, d = 32, takes the first 32 coordinates of "
+          "DreamRec's 64-dimensional x_T), each drawn on its own map: the two models live in different spaces.")
+    frac = st.slider("progress through the reverse chain", 0, 100, 100, step=5, key="em_sbs", format="%d%%")
+    pair = [run_reverse(m, dataset, root, hist_t, seed, int(K), float(w), float(lam), sampler, int(user), True)
+            for m in METHODS]
+    maps = [get_map(m, dataset, root)[0] for m in METHODS]
+    skind = kind if all(kind in mm.kinds() for mm in maps) else "pca"
+    C.chart(E.side_by_side_figure(list(zip(maps, pair)), skind, frac / 100, genres, titles, target),
+            key="em_side", filename="diffurec_vs_dreamrec")
+    C.say(E.side_by_side_caption(pair, target, titles))
