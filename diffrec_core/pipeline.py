@@ -123,6 +123,11 @@ def pretrain_all(out=None, methods=None, log: Callable[[str], None] = print) -> 
         old["methods"].update(results["methods"])
         results["methods"] = old["methods"]
     prev.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+    from . import item_map   # the Embeddings page's maps belong to these weights: rebuild them with the checkpoints
+
+    remap = [m for m in results["methods"] if m in item_map.DEFAULT_METHODS and (not methods or m in methods)]
+    if remap:
+        item_map.precompute(remap, root=out, log=log)
     return results
 
 
