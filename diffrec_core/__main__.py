@@ -1,9 +1,10 @@
-"""Command line: ``python -m diffrec_core {train,evaluate,pretrain,methods}``.
+"""Command line: ``python -m diffrec_core {train,evaluate,pretrain,compare,methods}``.
 
     python -m diffrec_core train --method diffrec --data sample --json
     python -m diffrec_core train --method diffrec --data ../shared/data/diffrec_ml-1m_clean --preset ml-1m --device cuda
     python -m diffrec_core evaluate --checkpoint runs/diffrec --data sample --json
     python -m diffrec_core pretrain
+    python -m diffrec_core compare --data sample --seeds 1 2 3 --budget-minutes 0.5 --out runs/compare
 
 With ``--json`` the last line printed is one JSON object with the validation and test metrics, the epoch selected
 on validation, the parameter count and the wall times. Selection is on validation, never on test.
@@ -124,6 +125,27 @@ def cmd_pretrain(a) -> int:
     return 0
 
 
+def cmd_compare(a) -> int:
+    """Every applicable method on the same split and protocol; results.json / .csv / .md (diffrec_core.compare)."""
+    from . import compare
+
+    log = lambda s: print(s, file=sys.stderr)  # noqa: E731
+    budget = None if a.budget_minutes is None else float(a.budget_minutes) * 60.0
+    if budget is not None and budget <= 0:
+        print("error: --budget-minutes must be positive", file=sys.stderr)
+        return 2
+    try:
+        results = compare.run_compare(a.data, log=log, methods=a.methods, seeds=a.seeds, budget_seconds=budget,
+                                      device=a.device, preset=a.preset, denominator=a.denominator)
+    except KeyError as e:
+        print(f"error: {e.args[0]}", file=sys.stderr)
+        return 2
+    paths = compare.write(results, a.out)
+    print(compare.to_markdown(results))
+    log("written: " + ", ".join(str(p) for p in paths.values()))
+    return 0
+
+
 def cmd_methods(a) -> int:
     for s in registry.specs():
         print(f"{s.name:10s} {s.kind:9s} {s.title:10s} {s.diffused or '-'}  [presets: {', '.join(s.presets) or '-'}]")
@@ -155,6 +177,20 @@ def main(argv=None) -> int:
     r.add_argument("--out", default=None)
     r.add_argument("--methods", nargs="*", default=None)
     r.set_defaults(fn=cmd_pretrain)
+    c = sub.add_parser("compare", help="every applicable method on one data set, same split and protocol; "
+                                       "writes results.json/.csv/.md")
+    c.add_argument("--data", default="sample", help="'sample' or a path (as for train)")
+    c.add_argument("--methods", nargs="*", default=None, help="default: every registered method")
+    c.add_argument("--seeds", nargs="*", type=int, default=[1], help="one run per seed; mean ± std over seeds")
+    c.add_argument("--budget-minutes", type=float, default=None,
+                   help="per method and seed: stop training between epochs after this long (default: no budget)")
+    c.add_argument("--preset", default="auto", help="'auto': the preset named after the data set where a method "
+                                                    "has one (e.g. ml-1m), else 'sample'")
+    c.add_argument("--denominator", default="gt", choices=["gt", "all"],
+                   help="average over users with ground truth (gt) or over all users (the DiffRec authors)")
+    c.add_argument("--device", default="auto", help="cpu | cuda | auto")
+    c.add_argument("--out", default="runs/compare", help="folder for results.json, results.csv, results.md")
+    c.set_defaults(fn=cmd_compare)
     m = sub.add_parser("methods", help="list registered methods and presets")
     m.set_defaults(fn=cmd_methods)
     a = p.parse_args(argv)

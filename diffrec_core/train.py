@@ -89,13 +89,16 @@ def evaluate(model: Recommender, split: Split, which=("valid", "test"), ks=None,
 def fit(model: Recommender, split: Split, epochs: Optional[int] = None, seed: int = 1, select: Optional[str] = None,
         eval_every: Optional[int] = None, patience: Optional[int] = None,
         progress: Optional[Callable[[dict], None]] = None, should_stop: Optional[Callable[[], bool]] = None,
-        eval_batch: int = 2048, evaluate_test: bool = True) -> FitResult:
+        eval_batch: int = 2048, evaluate_test: bool = True, budget_seconds: Optional[float] = None) -> FitResult:
     """Train ``model`` on ``split.train``; select the epoch on validation ``select``; score test once.
     ``select`` defaults to the config's ``select_metric`` (sequence methods: ndcg@10, methods.md 3.4), else
     recall@20 (the DiffRec family).
 
     ``progress`` receives a dict after every epoch (epoch, loss, and valid metrics when evaluated);
     ``should_stop`` lets a UI stop training between epochs. Seeds torch, the step sampler and the shuffling.
+    ``budget_seconds`` (the comparison harness's per-method time budget) stops training between epochs once the
+    wall time since the start of ``fit`` exceeds it; the epoch that crosses the budget is evaluated on validation
+    first, so the selection still sees the last weights, and the test pass is not counted against the budget.
     """
     cfg = model.config
     select = select or getattr(cfg, "select_metric", "recall@20")
@@ -108,6 +111,7 @@ def fit(model: Recommender, split: Split, epochs: Optional[int] = None, seed: in
     model.prepare(split)
     res = FitResult(best_epoch=0, valid={}, test={})
     best_state, best_val = None, -np.inf
+    t_start = time.perf_counter()
     if not model.trainable or epochs <= 0:
         t0 = time.perf_counter()
         res.valid = evaluate(model, split, ("valid",), batch_size=eval_batch)["valid"]
@@ -121,7 +125,8 @@ def fit(model: Recommender, split: Split, epochs: Optional[int] = None, seed: in
             res.epoch_seconds.append(dt)
             res.train_seconds += dt
             rec = {"epoch": epoch, **stats, "seconds": dt}
-            if epoch % eval_every == 0 or epoch == epochs:
+            over = budget_seconds is not None and time.perf_counter() - t_start > budget_seconds
+            if epoch % eval_every == 0 or epoch == epochs or over:
                 t0 = time.perf_counter()
                 val = evaluate(model, split, ("valid",), batch_size=eval_batch)["valid"]
                 et = time.perf_counter() - t0
@@ -136,6 +141,9 @@ def fit(model: Recommender, split: Split, epochs: Optional[int] = None, seed: in
                 progress(rec)
             if should_stop and should_stop():
                 res.stopped = f"stopped by user after epoch {epoch}"
+                break
+            if over:
+                res.stopped = f"time budget of {budget_seconds:g} s reached after epoch {epoch}"
                 break
             if res.best_epoch and epoch - res.best_epoch >= patience:
                 res.stopped = f"early stop: no validation gain for {patience} epochs"

@@ -1,10 +1,12 @@
 """Home-page content (ui.home), the comparison table (ui.compare) and the theme helpers (ui.theme)."""
 import json
+import re
 import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -110,4 +112,113 @@ def test_ui_layer_has_no_streamlit_and_no_umap():
     for path in (REPO / "ui").glob("*.py"):
         src = path.read_text()
         assert "import streamlit" not in src and "from streamlit" not in src, path
-        assert "umap" not in src, path
+        assert not re.search(r"^\s*(import umap|from umap)", src, re.M), path   # a label "umap" is fine
+
+
+# ------------------------------------------------------------------------------------------------ harness tables
+def harness_results():
+    from test_compare import table
+
+    t = table()
+    for r in t["rows"]:
+        if r.get("test"):
+            r.update(train_seconds={"mean": 2.0, "std": 0.1}, infer_ms_per_user={"mean": 0.1, "std": None},
+                     parameters=100, state_size=100, diffusion_steps=10 if r["kind"] == "diffusion" else 0,
+                     best_epoch=[5, 5, 5], page="reverse" if r["method"] == "diffrec" else "compare")
+    return t
+
+
+def test_table_frame_holds_one_protocol_sorted_by_the_metric():
+    res = harness_results()
+    df = compare.table_frame(res, "chrono", "recall@20", page_urls={"reverse": "reverse"})
+    assert df["method"].tolist() == ["DiffRec", "EASE", "L-DiffRec", "TopPop"]         # no leave-one-out row
+    assert df.loc[0, "Recall@20"] == 0.20 and df.loc[0, "± Recall@20"] == 0.001
+    assert df.loc[0, "page"] == "reverse" and pd.isna(df.loc[1, "page"])
+    loo = compare.table_frame(res, "leave_one_out", "ndcg@10")
+    assert loo["method"].tolist() == ["SASRec", "DreamRec"]
+    assert compare.protocols(res) == ["chrono", "leave_one_out"]
+    na = compare.not_applicable_frame(res)
+    assert na["method"].tolist() == ["DiffKG"] and na.loc[0, "status"] == "not applicable"
+
+
+def test_bars_and_cost_figures_show_the_spread_and_the_cost():
+    res = harness_results()
+    df = compare.table_frame(res, "chrono", "recall@20")
+    fig = compare.bars_figure(df, "recall@20", "toy")
+    assert [t.name for t in fig.data] == ["diffusion", "baseline"]
+    diff = fig.data[0]
+    assert list(diff.y) == ["L-DiffRec", "DiffRec"] and list(diff.error_x.array) == [0.001, 0.001]
+    assert fig.layout.xaxis.range[1] == pytest.approx((0.20 + 0.001) * 1.25)
+    assert list(fig.layout.yaxis.categoryarray) == ["TopPop", "L-DiffRec", "EASE", "DiffRec"]   # one ranking
+    cost = compare.cost_figure(df, "recall@20")
+    assert cost.layout.xaxis.type == "log" and sum(len(t.x) for t in cost.data) == 4
+    assert list(cost.data[0].y) == list(diff.y)                   # the same row order as the accuracy bars
+    assert cost.data[0].text[0].startswith("2.0 s · 0.10 ms/user")
+    assert "toy" in fig.layout.title.text and "no time budget" not in compare.results_label(res)
+
+
+def test_from_pretrained_reads_the_one_seed_file():
+    res = compare.from_pretrained(results())
+    assert compare.protocols(res)
+    assert all(r["n_seeds"] == 1 for r in res["rows"])
+
+
+# ------------------------------------------------------------------------------------------------ same user
+def fake_traj(T, K=3, n_items=12, shift=0):
+    from diffrec_core.trajectory import Trajectory
+
+    S = T
+    topk = np.array([[[(s + j + shift) % n_items for j in range(K)]] for s in range(S)])
+    return Trajectory(method="m", steps=np.arange(T)[::-1], states=np.zeros((S, 1, 4)), x0_hat=np.zeros((S, 1, 4)),
+                      final=np.zeros((1, 4)), users=np.zeros(1, int), betas=np.linspace(1e-4, 0.02, T),
+                      alphas_cumprod=np.cumprod(1 - np.linspace(1e-4, 0.02, T)), topk=topk,
+                      meta={"sampler": "ancestral", "start": "N(0, I)"})
+
+
+def test_same_user_view_uses_a_common_step_fraction():
+    from ui import compare_steps as S
+
+    a, b = fake_traj(10), fake_traj(100)
+    assert S.step_index(a, 0.5) == 5 and S.step_index(b, 0.5) == 50        # 4.5 and 49.5 round half up
+    assert S.step_index(a, 0.0) == 0 and S.step_index(b, 1.0) == 99 and S.step_index(a, 7) == 9
+    trajs = {"a": a, "b": b}
+    titles = {"a": "A", "b": "B"}
+    fig = S.grid_figure(trajs, titles, 0.45, [f"item {i}" for i in range(12)], heldout=[4, 5], seen=[6])
+    pts = sum(len(t.x) for t in fig.data)
+    assert pts == 2 * 3                                                    # K items per method
+    held = next(t for t in fig.data if t.name.startswith("held-out"))
+    # A at step index 4 shows items 4, 5, 6 -> two held-out hits; B at step 45 shows 9, 10, 11 -> none
+    assert sorted(zip(held.x, held.y)) == [(0, 1), (0, 2)]
+    assert "step 5/10" in fig.layout.annotations[0].text and "step 46/100" in fig.layout.annotations[1].text
+    np.testing.assert_array_equal(S.hits_by_step(a, [4, 5])[:6], [0, 0, 1, 2, 2, 1])
+    hits = S.hits_figure(trajs, titles, [4, 5], 0.5)
+    assert len(hits.data) == 2 and hits.layout.shapes[0].x0 == 0.5
+    cap = S.grid_caption(trajs, titles, 0.5, [4, 5])
+    assert "A 1 (step 6 of 10)" in cap and "B 1 (step 51 of 100)" in cap   # A: items 5, 6, 7; B: 2, 3, 4
+
+
+def test_schedules_figure_is_the_noise_std_of_each_method():
+    from ui import compare_steps as S
+
+    trajs = {"a": fake_traj(10), "b": fake_traj(100)}
+    fig = S.schedules_figure(trajs, {"a": "A", "b": "B"})
+    assert len(fig.data) == 2 and fig.layout.yaxis.type == "log"
+    ab = np.cumprod(1 - np.linspace(1e-4, 0.02, 10))
+    np.testing.assert_allclose(fig.data[0].y, np.sqrt(1 - ab))
+    assert fig.data[1].x[-1] == pytest.approx(1.0) and fig.data[0].x[0] == pytest.approx(0.1)
+    spec = SimpleNamespace(title="A", diffused="x")
+    df = S.diffuses_frame({"a": spec}, {"a": trajs["a"]}, {"a": {"parameters": 7, "train_seconds": {"mean": 1.5}}})
+    assert df.loc[0, "T"] == 10 and df.loc[0, "parameters"] == 7 and df.loc[0, "train s"] == 1.5
+    assert df.loc[0, "noise std at T"] == pytest.approx(np.sqrt(1 - ab[-1]))
+
+
+def test_papers_beside_ours_is_labelled():
+    from ui import papers
+
+    fig = papers.beside_figure({"DiffRec": (0.17, 0.002)}, "ML-1M clean", "Recall@20", "ours")
+    reported = fig.data[1]
+    assert reported.name == "reported" and len(reported.x) == 4          # paper DiffRec, Mult-VAE, authors' run, L
+    assert any("[recalled]" in t for t in reported.text) and any("[run]" in t for t in reported.text)
+    assert list(fig.data[0].error_x.array) == [0.002]
+    df = papers.papers_frame("DiffKG")
+    assert len(df) and (df["dataset"] != "ML-1M clean").all()

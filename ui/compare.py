@@ -1,30 +1,200 @@
-"""The honest comparison table of the pretrained sample-world models (``pretrained/results.json``): one seed,
-selected on validation, tested once."""
+"""The comparison tables and charts: figures and captions built from a comparison results dict
+(``diffrec_core.compare``: one row per method, mean ± sample std over seeds, one protocol per row).
+
+Rule of every builder here: a table or chart holds ONE protocol. Leave-one-out HR and chronological Recall are
+different quantities on different splits (methods.md 3.3-3.4), so ranking them together would be meaningless.
+
+The older one-seed builders (``results_frame`` & co.) read ``pretrained/results.json`` and stay for that file.
+"""
 from __future__ import annotations
 
-from typing import Mapping, Optional
+from typing import Dict, Mapping, Optional
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from diffrec_core import compare as core
+
 from .theme import COLORS, axis, base_layout
 
 METRICS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
+ALL_METRICS = core.METRICS
 LABEL = "sample world, one seed, validation-selected, tested once"
+KIND_STYLE = (("diffusion", COLORS["diffusion"], "circle", ""), ("baseline", COLORS["baseline"], "diamond", "/"))
 
 
+def metric_label(m: str) -> str:
+    return m.replace("recall", "Recall").replace("ndcg", "NDCG").replace("hr", "HR")
+
+
+def results_label(results: Mapping) -> str:
+    """'sample, 3 seeds ± sd, budget 60 s/run' - what every chart title says about its numbers."""
+    n = len(results.get("seeds", [])) or 1
+    seeds = f"{n} seeds ± sd" if n > 1 else "one seed"
+    b = results.get("budget_seconds")
+    return f"{results.get('data', '?')}, {seeds}, " + ("no time budget" if b is None else f"budget {b:g} s/run")
+
+
+def protocols(results: Mapping) -> list:
+    """The protocols that have rows that ran, in the harness's order."""
+    have = core.groups(results)
+    return [p for p in core.PROTOCOLS if p in have] + sorted(p for p in have if p not in core.PROTOCOLS)
+
+
+def table_frame(results: Mapping, protocol: str, metric: str = "recall@20", page_urls: Optional[Mapping] = None
+                ) -> pd.DataFrame:
+    """One row per method that ran under ``protocol``: the six metrics' means, the spread of ``metric``, costs.
+    Sorted by ``metric`` (best first). ``page_urls`` maps a page key to its URL (the row's link)."""
+    rows = []
+    for r in core.groups(results).get(protocol, []):
+        row = {"method": r["title"], "kind": r["kind"]}
+        for m in ALL_METRICS:
+            row[metric_label(m)] = core.mean(r, m)
+        row[f"± {metric_label(metric)}"] = core.std(r, metric)
+        row["train s"] = core.mean(r, "train_seconds")
+        row["infer ms/user"] = core.mean(r, "infer_ms_per_user")
+        row["parameters"] = r.get("parameters")
+        row["stored values"] = r.get("state_size")
+        row["diffusion steps"] = r.get("diffusion_steps") or 0
+        row["seeds"] = r.get("n_seeds", 0)
+        row["best epoch"] = " ".join(map(str, r.get("best_epoch", [])))
+        row["note"] = (f"time budget hit in {r['budget_hits']}/{r['n_seeds']} runs: a lower bound"
+                       if r.get("budget_hits") else "")
+        row["page"] = (page_urls or {}).get(r.get("page"))
+        row["key"] = r["method"]
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    if len(df):
+        df = df.sort_values(metric_label(metric), ascending=False, na_position="last").reset_index(drop=True)
+    return df
+
+
+def not_applicable_frame(results: Mapping) -> pd.DataFrame:
+    rows = [{"method": r["title"], "kind": r["kind"], "status": "not run" if r.get("applicable") else "not applicable",
+             "why": r.get("reason", "")} for r in results.get("rows", []) if not core.ran(r)]
+    return pd.DataFrame(rows, columns=["method", "kind", "status", "why"])
+
+
+def bars_figure(df: pd.DataFrame, metric: str, label: str = "") -> go.Figure:
+    """Horizontal bars of one metric with the spread over seeds as error bars; diffusion and baselines in
+    different colours and patterns (not colour alone)."""
+    col = metric_label(metric)
+    sd = f"± {col}"
+    fig = go.Figure()
+    if len(df):
+        d = df.sort_values(col, ascending=True)
+        for kind, color, _, pattern in KIND_STYLE:
+            part = d[d["kind"] == kind]
+            err = part[sd].fillna(0).tolist() if sd in part else [0] * len(part)
+            fig.add_trace(go.Bar(x=part[col], y=part["method"], orientation="h", name=kind,
+                                 marker=dict(color=color, pattern=dict(shape=pattern, fgcolor="white", bgcolor=color)),
+                                 error_x=dict(type="data", array=err, visible=any(e > 0 for e in err), color="#333",
+                                              thickness=1.5),
+                                 text=[f"{v:.3f}" for v in part[col]], textposition="outside", cliponaxis=False,
+                                 hovertemplate="%{y}: %{x:.4f}<extra>" + kind + "</extra>"))
+        vals = df[col] + (df[sd].fillna(0) if sd in df else 0)
+        hi = float(np.nanmax(vals)) if vals.notna().any() else 1.0
+        fig.update_xaxes(range=[0, hi * 1.25 if hi > 0 else 1])
+    fig.update_layout(**base_layout(f"test {col}" + (f" · {label}" if label else ""),
+                                    height=130 + 46 * max(len(df), 1), barmode="overlay"))
+    fig.update_xaxes(axis(f"test {col}"))
+    fig.update_yaxes(axis("", automargin=True, **_rank_order(df, col)))
+    return fig
+
+
+def _rank_order(df: pd.DataFrame, col: str) -> dict:
+    """One ranking across both traces (diffusion and baselines), best on top."""
+    if not len(df):
+        return {}
+    return dict(categoryorder="array", categoryarray=df.sort_values(col, ascending=True)["method"].tolist())
+
+
+def cost_figure(df: pd.DataFrame, metric: str, label: str = "") -> go.Figure:
+    """What each figure cost: training seconds per method (log axis; selection passes included), in the same
+    row order as :func:`bars_figure`, each bar labelled with its inference time per user and its size."""
+    col = metric_label(metric)
+    fig = go.Figure()
+    if len(df):
+        d = df.sort_values(col, ascending=True)
+        for kind, color, _, pattern in KIND_STYLE:
+            part = d[d["kind"] == kind]
+            secs = np.maximum(part["train s"].astype(float).fillna(0), 1e-2)
+            text = [f"{t:.1f} s · {i:.2f} ms/user" for t, i in
+                    zip(part["train s"].astype(float), part["infer ms/user"].astype(float))]
+            size = [_size(p, s) for p, s in zip(part["parameters"].fillna(0), part["stored values"].fillna(0))]
+            fig.add_trace(go.Bar(x=secs, y=part["method"], orientation="h", name=kind, text=text,
+                                 textposition="outside", cliponaxis=False, customdata=size,
+                                 marker=dict(color=color, pattern=dict(shape=pattern, fgcolor="white", bgcolor=color)),
+                                 hovertemplate="%{y}: %{text}, %{customdata}<extra>" + kind + "</extra>"))
+        hi = float(np.nanmax(np.maximum(df["train s"].astype(float).fillna(0), 1e-2)))
+        fig.update_xaxes(range=[-2, np.log10(hi) + 3.0])
+    fig.update_layout(**base_layout("what it cost: training s · inference ms per user", height=130 + 46 * max(len(df), 1),
+                                    barmode="overlay"))
+    fig.update_xaxes(axis("training seconds, incl. validation passes (log)", type="log"))
+    fig.update_yaxes(axis("", automargin=True, **_rank_order(df, col)))
+    return fig
+
+
+def _size(params, stored) -> str:
+    n = max(float(params or 0), float(stored or 0))
+    if n == 0:
+        return "no stored weights"
+    return f"{n / 1e6:.1f} M stored values" if n >= 1e6 else f"{n:,.0f} stored values"
+
+
+def verdict_lines(results: Mapping, metric: Optional[str] = None) -> Dict[str, str]:
+    """The harness's computed verdict (diffrec_core.compare.verdict), keyed by protocol / 'not applicable'."""
+    return core.verdict(results, metric)
+
+
+def stats_caption(results: Mapping, protocol: str) -> str:
+    st = results.get("stats", {}).get(protocol)
+    if not st:
+        return ""
+    p = core.protocol_of(protocol)
+    kg = f", {st['kg_triples']:,} knowledge-graph triples" if st.get("kg_triples") else ""
+    return (f"{p.label.capitalize()}: {st['users']:,} users × {st['items']:,} items, {st['train']:,} train / "
+            f"{st['valid']:,} valid / {st['test']:,} test interactions (density {st['density']:.3f}){kg}. "
+            f"{p.detail[0].upper() + p.detail[1:]}. Metrics averaged over "
+            f"{'users with a held-out item' if results.get('denominator') == 'gt' else 'all users'}.")
+
+
+def from_pretrained(results: Mapping, titles: Optional[Mapping[str, str]] = None,
+                    kinds: Optional[Mapping[str, str]] = None) -> dict:
+    """``pretrained/results.json`` (one seed per method) in the harness's schema, so the page can fall back to
+    it when no comparison has been precomputed."""
+    rows = []
+    for name, r in (results.get("methods") or {}).items():
+        proto = str(r.get("protocol") or r.get("split") or "chrono")
+        row = {"method": name, "title": (titles or {}).get(name, name),
+               "kind": (kinds or {}).get(name, "diffusion" if r.get("diffusion_steps") else "baseline"),
+               "protocol": proto, "applicable": True, "reason": "", "n_seeds": 1, "seeds": [results.get("seed", 1)],
+               "page": "", "test": {m: {"mean": (r.get("test") or {}).get(m), "std": None} for m in ALL_METRICS},
+               "valid": {m: {"mean": (r.get("valid") or {}).get(m), "std": None} for m in ALL_METRICS},
+               "train_seconds": {"mean": r.get("train_seconds"), "std": None},
+               "infer_ms_per_user": {"mean": None, "std": None},
+               "parameters": r.get("parameters"), "state_size": r.get("parameters"),
+               "diffusion_steps": r.get("diffusion_steps"), "best_epoch": [r.get("best_epoch")],
+               "budget_hits": 0}
+        rows.append(row)
+    return {"schema": core.SCHEMA, "data": (results.get("data") or {}).get("name", "sample"),
+            "seeds": [results.get("seed", 1)], "budget_seconds": None, "rows": rows, "stats": {},
+            "denominator": "gt", "source": "pretrained/results.json"}
+
+
+# ------------------------------------------------------------------------------------------------ one-seed (legacy)
 def results_frame(results: Mapping, titles: Optional[Mapping[str, str]] = None,
                   kinds: Optional[Mapping[str, str]] = None) -> pd.DataFrame:
-    """One row per method in ``results['methods']``: test metrics, validation Recall@20, best epoch, size, time.
-    Rows are sorted by test Recall@20 (best first)."""
+    """One row per method in ``pretrained/results.json``: test metrics, validation Recall@20, best epoch, size,
+    time. Rows are sorted by test Recall@20 (best first)."""
     rows = []
     for name, r in (results.get("methods") or {}).items():
         test, valid = r.get("test", {}) or {}, r.get("valid", {}) or {}
         row = {"method": (titles or {}).get(name, name), "key": name,
                "kind": (kinds or {}).get(name, "diffusion" if r.get("diffusion_steps") else "baseline")}
         for m in METRICS:
-            row[f"test {m.replace('recall', 'Recall').replace('ndcg', 'NDCG')}"] = test.get(m, np.nan)
+            row[f"test {metric_label(m)}"] = test.get(m, np.nan)
         row["valid Recall@20"] = valid.get("recall@20", np.nan)
         row["best epoch"] = r.get("best_epoch")
         row["parameters"] = r.get("parameters")
@@ -43,10 +213,10 @@ def results_figure(df: pd.DataFrame, metric: str = "test Recall@20") -> go.Figur
     fig = go.Figure()
     if len(df):
         d = df.sort_values(metric, ascending=True)
-        for kind, color, pattern in (("diffusion", COLORS["diffusion"], ""), ("baseline", COLORS["baseline"], "/")):
+        for kind, color, _, pattern in KIND_STYLE:
             part = d[d["kind"] == kind]
             fig.add_trace(go.Bar(x=part[metric], y=part["method"], orientation="h", name=kind,
-                                 marker=dict(color=color, pattern=dict(shape=pattern, fgcolor="white")),
+                                 marker=dict(color=color, pattern=dict(shape=pattern, fgcolor="white", bgcolor=color)),
                                  text=[f"{v:.3f}" for v in part[metric]], textposition="outside", cliponaxis=False,
                                  hovertemplate="%{y}: %{x:.4f}<extra>" + kind + "</extra>"))
         hi = float(np.nanmax(df[metric])) if df[metric].notna().any() else 1.0

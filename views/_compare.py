@@ -1,0 +1,101 @@
+"""Cached loaders of the Compare page (kept out of ``views/_common.py``, which other pages share): the
+precomputed comparison results, the leave-one-out split and pretrained sequence models, every method's
+trajectory for one user, and the data the live comparison trains on. Cached objects are shared across
+sessions and never mutated; session state holds only indices, settings and the live run's plain-number results.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from views import _common as C
+
+# (label, results file relative to the repository) - the precomputed comparisons the page can show
+RESULTS = (("Sample world (precomputed)", "pretrained/compare/results.json"),
+           ("ML-1M clean (benchmark)", "pretrained/compare/ml-1m/results.json"))
+INTERACTION_VECTOR = ("diffrec", "tdiffrec", "ldiffrec")     # trajectories via C.get_trajectory
+STEP_METHODS = ("diffrec", "tdiffrec", "ldiffrec", "diffkg", "diffurec", "dreamrec")   # diffusion, per-user runs
+
+
+def available_results() -> dict:
+    """{label: path} of the precomputed comparisons that exist."""
+    return {label: str(C.REPO / rel) for label, rel in RESULTS if (C.REPO / rel).exists()}
+
+
+@st.cache_data(show_spinner=False)
+def load_results(path: str, mtime: float) -> dict:
+    from diffrec_core import compare
+
+    return compare.load(path)
+
+
+def results(path: str) -> dict:
+    return load_results(path, Path(path).stat().st_mtime)
+
+
+def needs_sequences(method: str) -> bool:
+    from diffrec_core import registry
+
+    return "sequences" in registry.get(method).needs
+
+
+@st.cache_resource(show_spinner="Loading the leave-one-out split…")
+def loo_split(dataset: str):
+    from diffrec_core.pipeline import load_split
+
+    return load_split(dataset, how="loo")
+
+
+def split_for(method: str, dataset: str):
+    return loo_split(dataset) if needs_sequences(method) else C.get_split(dataset)
+
+
+@st.cache_resource(show_spinner="Loading a pretrained model…")
+def _model(method: str, dataset: str, root: str):
+    from diffrec_core.pipeline import load_pretrained
+
+    path = Path(root) / method
+    if not (path / "model.safetensors").exists():
+        raise C.MissingModel(f"There is no pretrained checkpoint for **{method}** (looked in `{path}`): "
+                             f"`python -m diffrec_core pretrain --methods {method}`.")
+    try:
+        return load_pretrained(method, split_for(method, dataset), root=root)
+    except (ValueError, OSError, KeyError) as e:
+        raise C.MissingModel(f"The pretrained checkpoint for **{method}** could not be loaded: {e}.") from e
+
+
+def model(method: str, dataset: str):
+    if method in INTERACTION_VECTOR:
+        return C.get_model(method, dataset)
+    return _model(method, dataset, C.pretrained_root())
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def _trajectory(method: str, dataset: str, user: int, seed: int, k: int, root: str):
+    m = _model(method, dataset, root)
+    return m.trajectory(split_for(method, dataset), [int(user)], k=int(k), seed=int(seed))
+
+
+def trajectory(method: str, dataset: str, user: int, seed: int, k: int, from_noise: bool = False):
+    """One user's reverse run. The interaction-vector methods go through ``C.get_trajectory`` (shared with the
+    Reverse page); ``from_noise`` corrupts their history for T steps first (T' = T, sampling noise on) instead of
+    the faithful T' = 0."""
+    if method in INTERACTION_VECTOR:
+        T = model(method, dataset).n_diffusion_steps() if from_noise else 0
+        return C.get_trajectory(method, dataset, int(user), int(seed), int(T), bool(from_noise), "all_T", int(k),
+                                C.pretrained_root())
+    return _trajectory(method, dataset, int(user), int(seed), int(k), C.pretrained_root())
+
+
+@st.cache_resource(show_spinner="Preparing the live comparison's data…")
+def live_data(dataset: str):
+    """The data the live comparison trains on, with both splits built up front (so the shared object is never
+    mutated by a session)."""
+    from diffrec_core.compare import ComparisonData
+
+    cd = ComparisonData(dataset)
+    cd.split(cd.base_how)
+    if cd.info.time_order:
+        cd.split("leave_one_out")
+    return cd
