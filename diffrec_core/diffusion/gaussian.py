@@ -16,6 +16,7 @@ from typing import Callable, List, Optional, Sequence
 import torch
 from torch import nn
 
+from . import rng
 from .schedules import ScheduleConfig, make_betas, schedule_arrays
 
 ModelFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -369,8 +370,9 @@ def row_mse(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 def _randn(like: torch.Tensor, generator: Optional[torch.Generator]) -> torch.Tensor:
     """Standard normal noise shaped like ``like``. Draws come from a CPU generator and are then moved, so a seed
-    gives the same numbers on any device (the "same noise across settings" promise of the app)."""
-    return torch.randn(like.shape, generator=generator, dtype=like.dtype).to(like.device)
+    gives the same numbers on any device (the "same noise across settings" promise of the app); large draws are split
+    over threads reproducibly (``rng.draw``)."""
+    return rng.draw(like.shape, "normal", generator, like.dtype).to(like.device)
 
 
 def _identity_arrays(T: int) -> dict:

@@ -10,8 +10,8 @@ Speed (same arithmetic, less memory traffic; measured in benchmarks/diffrec_ml1m
   would copy a (B, I+10) matrix at every step; when every row has the same step k (inference), the time
   embedding is computed once and broadcast;
 * input dropout draws ``rand >= p`` in place (a float 0/1 mask: multiplying by a bool mask would first copy it to
-  float) and folds the 1/(1-p) scale into the first matrix product (``bernoulli_`` is several times slower on CPU;
-  the distribution is the same as nn.Dropout's);
+  float; large draws are split over threads, ``diffusion/rng.py``) and folds the 1/(1-p) scale into the first
+  matrix product (``bernoulli_`` is several times slower on CPU; the distribution is the same as nn.Dropout's);
 * the first layer's backward (:class:`_FirstLayer`) writes the weight gradient of the x block and of the time
   block straight into one (H, I+10) tensor; autograd through the two weight slices would zero-fill that tensor
   twice, copy each block in and add the two (about a tenth of a training epoch on ML-1M);
@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..diffusion.rng import draw
 from ..diffusion.timestep import sinusoid_cos_first
 
 
@@ -106,7 +107,7 @@ class DNN(nn.Module):
             x = F.normalize(x)
         scale, p = 1.0, self.drop.p
         if self.training and p > 0:
-            x = x * torch.rand(x.shape, device=x.device, dtype=x.dtype).ge_(p)
+            x = x * draw(x.shape, "uniform", None, x.dtype).to(x.device).ge_(p)
             scale = 1.0 / (1.0 - p)
         first = self.in_layers[0]
         # == first([dropout(x), emb]) without materialising the concatenation
