@@ -1,6 +1,7 @@
 """The interactive classroom for diffusion models in recommendation: `streamlit run app.py`.
 
-This file only registers the pages (st.navigation) and draws the shared sidebar; each page lives in views/.
+This file only registers the pages (st.navigation), draws the shared sidebar and, after each run, writes the
+page's settings into the URL (views/url_state.py); each page lives in views/.
 """
 from pathlib import Path
 
@@ -33,5 +34,8 @@ for section, key, path, title, icon in PAGES:
         C.PAGES[key] = page
 
 nav = st.navigation(sections)
-C.sidebar()
-nav.run()
+C.sidebar(nav.url_path)
+try:
+    nav.run()
+finally:                # also after st.stop(): the address bar always shows the settings of the view on screen
+    C.sync_url()

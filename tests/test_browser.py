@@ -146,6 +146,7 @@ def page(browser, server, request):
         (ARTIFACTS / f"{name}.server.log").write_text(_log_tail(server["log"], 20000))
         if errors:
             (ARTIFACTS / f"{name}.page-errors.txt").write_text("\n".join(errors))
+        print(f"\nbrowser artefacts of {request.node.name}: {ARTIFACTS / name}.png (+ .server.log)")
     context.close()
 
 
@@ -203,7 +204,7 @@ def test_reverse_page_step_slider_redraws_the_figures(page, server):
     expect(page.get_by_role("heading", name="Diffusion models in recommender systems")).to_be_visible(
         timeout=FIRST_LOAD_MS)
     page.get_by_test_id("stSidebarNav").get_by_role("link", name="Reverse denoising").click()   # as a user would
-    expect(page).to_have_url(re.compile(r"/reverse/?$"), timeout=LOAD_MS)
+    expect(page).to_have_url(re.compile(r"/reverse/?(\?.*)?$"), timeout=LOAD_MS)   # the query: the view's settings
     expect(page.get_by_role("heading", name=re.compile(r"^Reverse denoising · "))).to_be_visible(timeout=LOAD_MS)
     for key in ("rv_vectors", "rv_bump", "rv_metrics", "rv_demotion"):
         wait_for_chart(page, key)
@@ -305,3 +306,115 @@ def test_reverse_page_zoom_survives_a_step_change(page, server):
            ).to_have_text("Reverse step · t = 2" if n >= 2 else "Reverse step · t = 1", timeout=RERUN_MS)
     wait_until_redrawn(page, "rv_vectors", before)
     assert page.evaluate(_X_RANGE, "rv_vectors") == pytest.approx(zoomed), "the zoom was reset by the step change"
+
+
+# ------------------------------------------------------------------------------------------------ every page
+def _registered_pages() -> list:
+    """app.py's PAGES rows whose file exists: (key, file, title), read without running Streamlit."""
+    import ast
+
+    tree = ast.parse((REPO / "app.py").read_text())
+    node = next(n for n in tree.body if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "PAGES")
+    return [(key, path, title) for _, key, path, title, _ in ast.literal_eval(node.value) if (REPO / path).exists()]
+
+
+_VIEW = """() => { const m = document.querySelector('[data-testid="stMain"]');
+  if (!m) return null;
+  return m.innerText + [...m.querySelectorAll('.js-plotly-plot .main-svg')].map(s => s.innerHTML).join('|'); }"""
+
+# the main control of each page whose controls are known: (how to find it, key to press); other pages get the
+# generic check (their first slider, else they only have to open cleanly)
+_MAIN = {"knowledge graph": ("reverse step", "Home"), "reranking": ("show step", "Home")}
+
+
+def _settle(pg) -> None:
+    """Wait until the app's script run has finished (the 'Running…' status widget is gone)."""
+    expect(pg.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=LOAD_MS)
+
+
+def test_every_registered_page_opens_and_its_main_control_changes_the_view(page, server):
+    """Opens every page of app.py's registry through the sidebar, as a user would, and uses its main control."""
+    page.goto(server["url"] + "/")
+    expect(page.get_by_role("heading", name="Diffusion models in recommender systems")).to_be_visible(
+        timeout=FIRST_LOAD_MS)
+    wait_for_chart(page, "home_hero", timeout=FIRST_LOAD_MS)
+    # Home: its main control is the sidebar's user (the picture is that user's)
+    before = page.evaluate(_VIEW)
+    user = page.get_by_test_id("stSidebar").get_by_role("spinbutton", name="User")
+    user.fill(str((int(user.input_value()) + 1) % 1000))
+    user.press("Enter")
+    page.wait_for_function(f"b => ({_VIEW})() !== b", arg=before, timeout=RERUN_MS)
+    no_app_exception(page)
+    nav = page.get_by_test_id("stSidebarNav")
+    tried = []
+    for key, path, title in _registered_pages():
+        if key in ("home", "forward", "reverse"):         # their controls have their own tests above
+            continue
+        old_title = page.locator("h1").first.inner_text()
+        nav.get_by_role("link", name=title).click()
+        expect(page.locator("h1").first).not_to_have_text(old_title, timeout=LOAD_MS)   # the new page is drawn
+        label, press = _MAIN.get(key, (None, "End"))
+        main = page.get_by_test_id("stMain")
+        if label:
+            expect(main.get_by_role("slider", name=label)).to_be_visible(timeout=LOAD_MS)
+        _settle(page)
+        no_app_exception(page)
+        slider = main.get_by_role("slider", name=label) if label else main.get_by_role("slider")
+        if slider.count() == 0:
+            tried.append((key, "opened"))
+            continue
+        slider = slider.first
+        slider.scroll_into_view_if_needed()
+        start = slider.input_value()                    # Streamlit's slider is an <input type=range>
+        if start == slider.get_attribute("max" if press == "End" else "min"):
+            press = "Home" if press == "End" else "End"
+        if slider.get_attribute("min") == slider.get_attribute("max"):
+            tried.append((key, "one-value slider"))
+            continue
+        before = page.evaluate(_VIEW)
+        slider.focus()
+        slider.press(press)
+        expect(slider).not_to_have_value(start)
+        page.wait_for_function(f"b => ({_VIEW})() !== b", arg=before, timeout=RERUN_MS)
+        _settle(page)
+        no_app_exception(page)
+        tried.append((key, "slider moved, view changed"))
+    print("pages:", tried)
+    assert {"knowledge graph", "reranking"} <= {k for k, _ in tried} or len(tried) >= 3
+    assert not page.errors, page.errors
+
+
+def test_a_shared_link_reproduces_the_view_the_address_follows_and_autoplay_stops_on_a_touch(page, server):
+    """URL state in a real browser: a link opens the reverse page at its step, in presentation mode; moving the
+    slider rewrites the address; the page's text is the projector's size; autoplay advances on its own and stops
+    when the slider is touched; a bad link gives a notice."""
+    page.goto(server["url"] + "/reverse?user=5&rv_step=2&present=1")
+    slider = page.get_by_role("slider", name="reverse step")
+    expect(slider).to_have_value("2", timeout=LOAD_MS)
+    wait_for_chart(page, "rv_vectors")
+    expect(page.get_by_test_id("stSidebar").get_by_role("spinbutton", name="User")).to_have_value("5")
+    expect(page.get_by_role("radiogroup", name="reverse steps")).to_have_count(0)     # advanced: hidden
+    size = page.evaluate("() => parseFloat(getComputedStyle(document.documentElement).fontSize)")
+    assert size > 17, size                                                          # the projector's CSS
+    expect(page).to_have_url(re.compile(r"rv_step=2"))
+    slider.focus()
+    slider.press("ArrowRight")
+    expect(slider).to_have_value("3")
+    expect(page).to_have_url(re.compile(r"rv_step=3"), timeout=RERUN_MS)
+    expect(page).to_have_url(re.compile(r"present=1"))
+    # autoplay: the server steps (st.fragment(run_every=1 s)); a touch of the slider stops it
+    page.get_by_role("button", name="▶ play").click()
+    expect(page.get_by_role("button", name="❚❚ pause")).to_be_visible(timeout=RERUN_MS)
+    expect(slider).not_to_have_value("3", timeout=RERUN_MS)                        # it advanced by itself
+    slider.focus()
+    slider.press("Home")
+    expect(page.get_by_role("button", name="▶ play")).to_be_visible(timeout=RERUN_MS)
+    expect(slider).to_have_value("1")
+    page.wait_for_timeout(2500)                                                     # > 2 ticks: nothing moves
+    expect(slider).to_have_value("1")
+    # a bad link: a notice, the defaults, no exception
+    page.goto(server["url"] + "/reverse?rv_tprime=zebra")
+    expect(page.get_by_text(re.compile(r"rv_tprime=zebra"))).to_be_visible(timeout=LOAD_MS)
+    expect(page.get_by_role("slider", name=re.compile("^T′"))).to_have_value("0")
+    no_app_exception(page)
+    assert not page.errors, page.errors

@@ -33,3 +33,64 @@ def test_home_follows_the_sidebar_user():
     no_exception(a)
     no_exception(b)
     assert "User 1:" in texts(a) and "User 2:" in texts(b)
+
+
+# ------------------------------------------------------------------------------------------------ the tour
+def _registered_pages() -> dict:
+    """app.py's PAGES list, read without running Streamlit: page key -> file."""
+    import ast
+
+    from conftest import REPO
+    tree = ast.parse((REPO / "app.py").read_text())
+    node = next(n for n in tree.body if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "PAGES")
+    return {row[1]: row[2] for row in ast.literal_eval(node.value)}
+
+
+def _tour():
+    from ui import tour
+    from views import _common as C
+    return tour.stops(C.default_user("sample"))
+
+
+def test_every_tour_stop_opens_a_registered_page_with_valid_parameters():
+    from conftest import REPO
+    from ui import tour
+    from views import _common as C
+    from views import page_params
+    pages = _registered_pages()
+    split = C.get_split("sample")
+    names = [m for m in C.REVERSE_METHODS if m in {s.name for s in C.method_specs()}]
+    side = page_params.sidebar(C.DATASETS, names, split.n_users, C.default_user("sample"))
+    stops = _tour()
+    assert sum(s.minutes for s in stops) == tour.TOTAL_MINUTES == 10
+    assert len({s.page for s in stops}) >= 5                       # it really tours the app
+    for s in stops:
+        assert s.page in pages and (REPO / pages[s.page]).exists(), s.page
+        assert s.look and s.question.endswith("?") and s.set
+        spec = {**side, **page_params.PAGE_PARAMS.get(s.page, {})}
+        for k, raw in page_params.expand(s.page, s.params).items():
+            assert k in spec, (s.page, k)
+            assert isinstance(raw, str) and spec[k].accepts(raw), (s.page, k, raw)
+
+
+def test_home_draws_the_tour_with_its_links():
+    at = page("home").run()
+    no_exception(at)
+    stops = _tour()
+    md = texts(at)
+    for s in stops:
+        assert s.question in md
+    code = at.code[0].value.splitlines()
+    assert len(code) == len(stops) and "rv_tprime=10" in code[4] and "fw_preset=image-DDPM" in code[2]
+
+
+def test_following_each_tour_stop_gives_its_view_without_a_notice():
+    from test_url_state import app_on
+    files = _registered_pages()
+    for s in _tour():
+        at = app_on(files[s.page][len("views/"):-3], **s.params)
+        no_exception(at)
+        assert not at.toast, (s.page, [t.proto.body for t in at.toast])
+        assert not [w for w in at.warning if "link" in w.value], s.page
+        for k, raw in s.params.items():
+            assert at.query_params.get(k) == raw, (s.page, k, at.query_params.get(k), raw)

@@ -100,3 +100,55 @@ def plotly_config(filename: str) -> dict:
         "toImageButtonOptions": {"format": "png", "filename": filename, "scale": 2},
         "modeBarButtonsToRemove": ["lasso2d", "select2d", "autoScale2d"],
     }
+
+
+# ------------------------------------------------------------------------------------------------ presentation
+PRESENT_SCALE = 1.3      # presentation mode: fonts, markers and figure heights grow by this factor
+
+
+def _scale_fonts(obj, factor: float, under_font: bool = False):
+    """Scale every ``size`` inside a font dict (font, tickfont, title.font, legend.font, annotation fonts, …)."""
+    if isinstance(obj, dict):
+        out = {}
+        for k, v in obj.items():
+            if under_font and k == "size" and isinstance(v, (int, float)) and not isinstance(v, bool):
+                out[k] = round(v * factor, 1)
+            else:
+                out[k] = _scale_fonts(v, factor, k.endswith("font"))
+        return out
+    if isinstance(obj, (list, tuple)):
+        return [_scale_fonts(v, factor, under_font) for v in obj]
+    return obj
+
+
+def scale_figure(fig, factor: float = PRESENT_SCALE):
+    """A figure for a projector: every font, the figure height, its margins and scalar marker sizes times
+    ``factor``. Changes ``fig`` in place (builders return a new figure per call) and returns it. Fonts that a
+    figure leaves unset inherit ``layout.font``, which is scaled, so nothing is missed."""
+    if factor == 1:
+        return fig
+    lay = _scale_fonts(fig.layout.to_plotly_json(), factor)
+    if not (lay.get("font") or {}).get("size"):                # unset: Plotly's default 12 px, scaled
+        lay.setdefault("font", {})["size"] = round(12 * factor, 1)
+    lay["height"] = int(round((fig.layout.height or 450) * factor))
+    if fig.layout.margin is not None:
+        lay["margin"] = {k: (int(round(v * factor)) if k in ("l", "r", "t", "b") and isinstance(v, (int, float)) else v)
+                         for k, v in (fig.layout.margin.to_plotly_json() or {}).items()}
+    fig.layout = lay
+    for tr in fig.data:
+        t = tr.to_plotly_json()
+        upd = {k: _scale_fonts(v, factor, True) for k, v in t.items() if k.endswith("font")}
+        m = t.get("marker") or {}
+        if isinstance(m.get("size"), (int, float)):
+            upd["marker"] = {"size": m["size"] * factor}
+        if upd:
+            tr.update(upd)
+    return fig
+
+
+def present_css(factor: float = PRESENT_SCALE) -> str:
+    """Body text, captions, metrics and tables for a projector: Streamlit sizes its text in rem, so scaling the
+    root font size scales it all; the main column also uses the full width."""
+    return (f"<style>html {{ font-size: {16 * factor:.1f}px; }} "
+            ".stMainBlockContainer { max-width: 100%; padding-left: 2rem; padding-right: 2rem; } "
+            "[data-testid='stCaptionContainer'] { font-size: 0.95rem; }</style>")

@@ -13,11 +13,15 @@ from typing import Optional
 import streamlit as st
 
 from ui import data as uidata
-from ui.theme import plotly_config
+from ui.theme import PRESENT_SCALE, plotly_config, present_css, scale_figure
+from views import page_params
+from views import url_state as U
+from views.url_state import Param, between, one_of  # noqa: F401  (re-exported: pages declare Params via C)
 
 REPO = Path(__file__).resolve().parents[1]
 DATASETS = {"sample": "Sample world (1,000 users × 500 items)"}
-DEFAULTS = {"dataset": "sample", "method": "diffrec", "user": None, "seed": 0}   # user: the data's demo user
+DEFAULTS = {"dataset": "sample", "method": "diffrec", "user": None, "seed": 0,   # user: the data's demo user
+            "present": False}
 REVERSE_METHODS = ("diffrec", "tdiffrec", "ldiffrec")   # methods whose denoising runs over interaction vectors
 PAGES: dict = {}   # page key -> st.Page, filled by app.py (links fall back to plain text without it)
 
@@ -26,15 +30,49 @@ class MissingModel(RuntimeError):
     """No pretrained checkpoint for a method; the message says how to make one."""
 
 
-# ------------------------------------------------------------------------------------------------ navigation
 # ------------------------------------------------------------------------------------------------ state
 def current(key: str):
-    """A shared-sidebar value (dataset, method, user, seed), or its default when the sidebar is not drawn
-    (a page run on its own, as in the page tests)."""
+    """A shared-sidebar value (dataset, method, user, seed, present), or its default when the sidebar is not
+    drawn (a page run on its own, as in the page tests)."""
     v = st.session_state.get(key)
     if v is None:
         v = default_user(current("dataset")) if key == "user" else DEFAULTS[key]
     return v
+
+
+# ------------------------------------------------------------------------------------------------ URL state
+def url_state(params: dict, notify: bool = True) -> set:
+    """Declare a page's URL parameters (``{key: Param(type, default, validator[, sticky])}`` or plain tuples) at
+    the top of the page, before its widgets: a shared link's values are validated and applied, bad ones fall back
+    with a notice. Returns the keys applied from the link in this run. See ``views/url_state.py``."""
+    return U.url_state(params, notify=notify)
+
+
+def sync_url() -> None:
+    """Write the page's current settings into the URL (app.py after each run; call at the end of a fragment)."""
+    U.sync()
+
+
+def stop_on_interaction(flag: str, keys=None) -> bool:
+    """Autoplay stops when the user touches anything: if any declared URL parameter (a widget) changed since the
+    last run, or the user comes back from another page, clear ``flag``. Returns whether autoplay is still on. Call at the top of the page and of the
+    fragment that advances the step, so both full and fragment reruns are checked."""
+    if st.session_state.get(flag) and (U.interacted(keys) or U.page_changed()):
+        st.session_state[flag] = False
+    return bool(st.session_state.get(flag, False))
+
+
+# ------------------------------------------------------------------------------------------------ presentation
+def presenting() -> bool:
+    """Presentation mode (sidebar switch, URL ``present=1``): larger fonts and figures, advanced controls
+    hidden."""
+    return bool(current("present"))
+
+
+def advanced() -> bool:
+    """Whether to draw advanced controls: False in presentation mode, so a projected page shows only the
+    controls the lesson needs. A hidden control keeps its value (pages read it from session state)."""
+    return not presenting()
 
 
 def default_user(dataset: str) -> int:
@@ -187,18 +225,25 @@ def _random_user():
     st.session_state["user"] = int(np.random.default_rng().integers(split.n_users))
 
 
-def sidebar() -> None:
-    """The shared sidebar: data set, method, user, seed (drawn by app.py on every page)."""
+def sidebar(page: Optional[str] = None) -> None:
+    """The shared sidebar: data set, method, user, seed, presentation mode (drawn by app.py on every page).
+    Its settings are URL parameters of every page. ``page``: the page about to run (its URL path)."""
+    U.begin(page)
+    url_state({"dataset": Param(str, DEFAULTS["dataset"], one_of(DATASETS))})
+    if st.session_state.get("dataset") not in DATASETS:
+        st.session_state["dataset"] = DEFAULTS["dataset"]
+    names = [m for m in REVERSE_METHODS if m in {s.name for s in method_specs()}]
+    split = get_split(current("dataset"))
+    params = page_params.sidebar(DATASETS, names, split.n_users, default_user(current("dataset")))
+    url_state({k: params[k] for k in ("method", "user", "seed", "present")})
     with st.sidebar:
         st.selectbox("Data set", list(DATASETS), format_func=DATASETS.get, key="dataset",
                      help="Pretrained models ship for the sample world. Real data sets are trained from the command "
                           "line: `python -m diffrec_core train --method diffrec --data PATH`.")
-        names = [m for m in REVERSE_METHODS if m in {s.name for s in method_specs()}]
         if st.session_state.get("method") not in names:
             st.session_state["method"] = names[0] if names else DEFAULTS["method"]
         st.selectbox("Method", names, format_func=method_title, key="method",
                      help="The diffusion model the reverse page denoises with.")
-        split = get_split(current("dataset"))
         clamp_state("user", 0, split.n_users - 1, default_user(current("dataset")))
         c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
         c1.number_input("User", min_value=0, max_value=split.n_users - 1, step=1, key="user",
@@ -209,6 +254,12 @@ def sidebar() -> None:
         clamp_state("seed", 0, 2**31 - 1, DEFAULTS["seed"])
         st.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="seed",
                         help="Seeds every random draw on the pages (the forward noise ε, sampling noise).")
+        st.toggle(":material/co_present: Presentation mode", key="present",
+                  help="For a projector: larger text and figures, advanced controls hidden. Part of the link, so "
+                       "a prepared link opens in presentation mode.")
+        st.caption("Every setting is in the page's address: copy it to share this exact view.")
+    if presenting():
+        st.html(present_css(PRESENT_SCALE))
 
 
 # ------------------------------------------------------------------------------------------------ rendering
@@ -218,6 +269,9 @@ def say(text: str) -> None:
 
 
 def chart(fig, key: str, filename: Optional[str] = None) -> None:
+    """Draw a figure (built for this call: presentation mode scales its fonts and height in place)."""
+    if presenting():
+        fig = scale_figure(fig, PRESENT_SCALE)
     st.plotly_chart(fig, key=key, config=plotly_config(filename or key), width="stretch", theme=None)
 
 
@@ -234,10 +288,11 @@ def equation_panel(eq, columns: int = 3) -> None:
             st.caption(eq.note)
 
 
-def page_link(key: str, label: str, icon: Optional[str] = None) -> None:
+def page_link(key: str, label: str, icon: Optional[str] = None, query_params: Optional[dict] = None) -> None:
+    """A link to a registered page (with URL state: the page opens with exactly these settings)."""
     page = PAGES.get(key)
     if page is not None:
-        st.page_link(page, label=label, icon=icon)
+        st.page_link(page, label=label, icon=icon, query_params=query_params)
     else:
         st.markdown(f"**{label}**")
 

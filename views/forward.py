@@ -6,27 +6,18 @@ import streamlit as st
 
 from diffrec_core.diffusion import PRESETS, GaussianDiffusion, ScheduleConfig
 from views import _common as C
+from views import page_params
 from ui import data as uidata
 from ui import equations, forward, schedule
 from ui.fmt import num, pct
 
 
 DEFAULT_PRESET = "diffrec ml-1m (tuned)"
-KINDS = {"linear_var": "linear-var (DiffRec): 1−ᾱ ramps from s·min to s·max",
-         "linear_scaled": "linear β (image DDPM): β ramps from s·min to s·max"}
-GRID = sorted({m * 10.0 ** e for e in range(-6, 1) for m in (1, 2, 5)} | {0.0})
-GRID = [g for g in GRID if g <= 1.0]
+KINDS, GRID = page_params.KINDS, page_params.GRID       # shared with the URL parameters' validators
 FIELDS = ("fw_kind", "fw_T", "fw_scale", "fw_min", "fw_max", "fw_b1")
 
 
-def _on_grid(v: float) -> float:
-    return min(GRID, key=lambda g: abs(g - v) / max(abs(v), 1e-12)) if v else 0.0
-
-
-def _preset_values(name: str) -> dict:
-    p = PRESETS[name]
-    return {"fw_kind": p.name, "fw_T": int(p.T), "fw_scale": _on_grid(p.scale), "fw_min": _on_grid(p.a_min),
-            "fw_max": _on_grid(p.a_max), "fw_b1": p.beta1_fix is not None}
+_on_grid, _preset_values = page_params.snap, page_params.preset_fields
 
 
 def _apply_preset():
@@ -50,6 +41,11 @@ st.markdown("Diffusion first **destroys** data step by step: x_t = √ᾱ_t·x0 
             "user's interaction vector x0 ∈ {0, 1}ᴵ, one entry per item. Press ▶ to watch it being noised; the step "
             "slider below drives the curves, the histogram and the equation.")
 
+applied = C.url_state(page_params.FORWARD)            # a shared link's settings (validated) before any widget
+if "fw_preset" in applied:                            # a link naming a preset: its fields, unless the link sets them
+    for k, v in _preset_values(st.session_state["fw_preset"]).items():
+        if k not in applied:
+            st.session_state[k] = v
 dataset, user, seed = C.current("dataset"), int(C.current("user")), int(C.current("seed"))
 split = C.get_split(dataset)
 msg = C.clamp_state("user", 0, split.n_users - 1)
@@ -80,10 +76,11 @@ with st.container(border=True):
     c3, c4, c5, c6, c7 = st.columns([1, 1, 1, 1, 1.2])
     c3.number_input("T (steps)", min_value=1, max_value=1000, step=1, key="fw_T", persist_state="session")
     c4.select_slider("noise scale s", GRID, format_func=num, key="fw_scale", persist_state="session")
-    c5.select_slider("min", GRID, format_func=num, key="fw_min", persist_state="session")
-    c6.select_slider("max", GRID, format_func=num, key="fw_max", persist_state="session")
-    c7.toggle("β₁ fix", key="fw_b1", persist_state="session",
-              help="DiffRec overwrites β₁ with 1e-5 after building the schedule.")
+    if C.advanced():          # presentation mode hides these; the preset's (or the link's) values stay in effect
+        c5.select_slider("min", GRID, format_func=num, key="fw_min", persist_state="session")
+        c6.select_slider("max", GRID, format_func=num, key="fw_max", persist_state="session")
+        c7.toggle("β₁ fix", key="fw_b1", persist_state="session",
+                  help="DiffRec overwrites β₁ with 1e-5 after building the schedule.")
     if _edited(st.session_state["fw_preset"]):
         st.caption(f"Edited from the preset “{st.session_state['fw_preset']}”.")
 if t_msg:
@@ -106,8 +103,10 @@ kinds = forward.item_kinds(profile, split.n_items)
 
 @st.fragment
 def linked_views():
-    t, _ = C.sticky_slider("step t (drives the views below)", 0, T, key="fw_step", default=T,
-                           help="Paper step t; the code's index is k = t − 1. t = 0 is the clean history.")
+    t, step_msg = C.sticky_slider("step t (drives the views below)", 0, T, key="fw_step", default=T,
+                                  help="Paper step t; the code's index is k = t − 1. t = 0 is the clean history.")
+    if step_msg and "fw_step" in applied:
+        st.warning(f"The link's step (fw_step): {step_msg}")
     steps = forward.frame_steps(T, include=[t])
     states = forward.forward_states(diffusion, x0, steps, eps)
     C.chart(forward.forward_figure(states, steps, ax, kinds, split.item_titles, current_t=t, T=T),
@@ -131,6 +130,7 @@ def linked_views():
                   f"{pct(sep['accuracy'], 1)} of the {split.n_items} items.")
     with right:
         honest_point()
+    C.sync_url()                                      # a fragment rerun (a step) updates the link too
 
 
 def honest_point():

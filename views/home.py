@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlencode
 
 import numpy as np
 import streamlit as st
 
 from diffrec_core.diffusion import GaussianDiffusion
 from views import _common as C
+from views import page_params
 from ui import data as uidata
-from ui import forward, home, reverse
+from ui import forward, home, reverse, tour
 
 
 st.title("Diffusion models in recommender systems")
@@ -93,11 +95,20 @@ C.say(home.world_caption(w))
 
 # ---------------------------------------------------------------- tour
 st.header("A 10-minute tour for a class")
-for n, stop in enumerate(home.tour(), start=1):
+st.markdown("Each stop opens its page with exactly the settings it talks about (they are in the link: right-click "
+            "to copy it into your slides). Presentation mode in the sidebar enlarges everything for a projector.")
+links = []
+for n, stop in enumerate(tour.stops(C.default_user(dataset)), start=1):
+    params = page_params.expand(stop.page, stop.params)
     c1, c2 = st.columns([1, 6])
     with c1:
-        st.markdown(f"**{n}. · {stop['minutes']} min**")
+        st.markdown(f"**{n} · {stop.minutes:g} min**")
     with c2:
-        if stop["page"] != "home":
-            C.page_link(stop["page"], home.PAGE_NAMES.get(stop["page"], stop["page"]), icon=":material/arrow_forward:")
-        st.markdown(stop["text"])
+        C.page_link(stop.page, f"{stop.title} — {home.PAGE_NAMES.get(stop.page, 'Home')}",
+                    icon=":material/arrow_forward:", query_params=params)
+        st.markdown(f"**Set:** {stop.set}. **Look at:** {stop.look}  \n**Ask:** *{stop.question}*")
+    page = C.PAGES.get(stop.page)
+    path = "" if stop.page == "home" else page.url_path if page is not None else stop.page.replace(" ", "_")
+    links.append(f"{n}. /{path}?{urlencode(params)}")
+with st.expander("The tour's links as text (append them to the app's address)"):
+    st.code("\n".join(links), language=None)

@@ -6,6 +6,7 @@ import numpy as np
 import streamlit as st
 
 from views import _common as C
+from views import page_params
 from ui import data as uidata
 from ui import equations
 from ui import knowledge_graph as K
@@ -63,6 +64,7 @@ def kg_csv(dataset: str, root: str) -> str:
     return e[cols].to_csv(index=False)
 
 
+applied = C.url_state(page_params.KNOWLEDGE_GRAPH)    # a shared link's settings (validated) before any widget
 dataset, user, seed = C.current("dataset"), int(C.current("user")), int(C.current("seed"))
 root = C.pretrained_root()
 st.title("Knowledge graph · DiffKG")
@@ -109,12 +111,16 @@ default_item = next((int(i) for i in profile_items if int(i) in wrong_heads),
 c1, c2, c3 = st.columns([1.2, 2.4, 1.2], vertical_alignment="bottom")
 center_kind = c1.radio("centre", ["item", "user"], horizontal=True, key="kg_center", persist_state="session")
 if st.session_state.get("kg_item") is not None and not 0 <= int(st.session_state["kg_item"]) < split.n_items:
+    if "kg_item" in applied:
+        st.warning(f"The link's item (kg_item = {st.session_state['kg_item']}) is not one of the {split.n_items} "
+                   f"items; showing item {default_item}.")
     st.session_state["kg_item"] = default_item
-item = c2.selectbox("item", range(split.n_items), index=default_item, key="kg_item",
+st.session_state.setdefault("kg_item", default_item)
+item = c2.selectbox("item", range(split.n_items), key="kg_item",
                     format_func=lambda i: f"{names[i]} (item {i})" + (" ✕" if i in wrong_heads else ""),
                     help="✕: this item has an injected wrong triple.", disabled=center_kind == "user")
 hop = c3.toggle("second hop", key="kg_hop", help="Also show a few other items linked to each neighbour.",
-                disabled=center_kind == "user")
+                disabled=center_kind == "user") if C.advanced() else st.session_state.get("kg_hop", False)
 if center_kind == "user":
     g = K.subgraph(edges, user, "user", names, A["types"], split.n_items, user_items=profile_items[::-1],
                    max_items=8, max_neighbours=14)
@@ -133,6 +139,9 @@ st.header("An entity's KG row, noised and denoised")
 nb_all = K.row_neighbours(edges, int(item))
 row_choices = [int(item)] + [int(t) for t in nb_all["tail"]]
 if st.session_state.get("kg_entity") not in row_choices:
+    if "kg_entity" in applied:
+        st.warning(f"The link's KG row (kg_entity = {st.session_state.get('kg_entity')}) is not the item or one of "
+                   "its neighbours; showing the item's row.")
     st.session_state["kg_entity"] = int(item)
 with st.container(border=True):
     r1, r2, r3, r4 = st.columns([2.2, 1.8, 1, 1.6])
@@ -142,8 +151,11 @@ with st.container(border=True):
     T_prime, tp_msg = C.sticky_slider("T′: noise the row first", 0, T, key="kg_tprime", default=0, container=r2,
                                       help="The authors rebuild from the clean row (T′ = 0).")
     noise = r3.toggle("sampling noise", key="kg_noise", persist_state="session")
-    reverse_mode = r4.radio("reverse steps", list(REVERSE), format_func=REVERSE.get, key="kg_reverse",
-                            persist_state="session")
+    if C.advanced():          # presentation mode hides the advanced controls; their values stay in effect
+        reverse_mode = r4.radio("reverse steps", list(REVERSE), format_func=REVERSE.get, key="kg_reverse",
+                                persist_state="session")
+    else:
+        reverse_mode = st.session_state.get("kg_reverse", "all_T")
 if tp_msg:
     st.warning(f"T′ {tp_msg}")
 if reverse_mode == "from_T_prime" and T_prime == 0:
@@ -157,7 +169,7 @@ neigh = K.row_neighbours(edges, int(entity))
 left, right = st.columns([3, 1.5])
 with left:
     scope = st.radio("axis range", ["per step", "whole trajectory"], horizontal=True, key="kg_scope",
-                     persist_state="session")
+                     persist_state="session") if C.advanced() else st.session_state.get("kg_scope", "per step")
     C.chart(K.row_figure(traj, i, A["pos"], A["bands"], neigh, names, cfg.rebuild_k, scope), key="kg_row",
             filename=f"kg_row_{entity}_step{step}")
 with right:
@@ -195,7 +207,8 @@ else:
 
 # ---------------------------------------------------------------- 4. recommendations
 st.header("The effect on recommendations")
-Kk = st.select_slider("top-K", [5, 10, 20], value=10, key="kg_k")
+st.session_state.setdefault("kg_k", 10)
+Kk = st.select_slider("top-K", [5, 10, 20], key="kg_k")
 held = profile.heldout("valid+test")
 orig, den = A["tops"]["original KG"][user, :Kk], A["tops"]["denoised KG"][user, :Kk]
 a, b = st.columns([1.6, 1])

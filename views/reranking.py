@@ -5,6 +5,7 @@ import numpy as np
 import streamlit as st
 
 from views import _common as C
+from views import page_params
 from ui import reranking as R
 
 PREFIX = "rr_"
@@ -90,6 +91,7 @@ def _reset_step():
 
 
 # ================================================================ page
+C.url_state(page_params.RERANKING)                    # a shared link's settings (validated) before any widget
 st.title("Reranking · DCDR")
 st.markdown("A reranker reorders the few items an upstream ranker picked, because what a user does at position 5 "
             "depends on what sits at positions 1–4. **DCDR** (Lin et al., WWW'24) treats the ranker's list as a "
@@ -219,12 +221,16 @@ with st.container(border=True):
     steps, st_msg = C.sticky_slider("reverse steps T_inf", 1, T, key="rr_steps", default=min(3, T), container=s2,
                                     help=f"x_init is treated as the list at step T_inf and denoised down to k = 1 "
                                          f"(the forward process has T = {T}).")
-    beam, b_msg = C.sticky_slider("beam width B", 1, 6, key="rr_beam", default=int(dcdr_cfg.beam), container=s3,
-                                  help="Lists kept per step. B = 1 is greedy decoding.")
-    cond = s4.radio("desired responses (the condition)", list(R.CONDITION_LABELS),
-                    format_func=R.CONDITION_LABELS.get, key="rr_cond", on_change=_reset_step, **keep,
-                    help="What DCDR is asked to produce at every position. The paper conditions on positive "
-                         "responses everywhere.")
+    if C.advanced():          # presentation mode hides the advanced controls; their values stay in effect
+        beam, b_msg = C.sticky_slider("beam width B", 1, 6, key="rr_beam", default=int(dcdr_cfg.beam),
+                                      container=s3, help="Lists kept per step. B = 1 is greedy decoding.")
+        cond = s4.radio("desired responses (the condition)", list(R.CONDITION_LABELS),
+                        format_func=R.CONDITION_LABELS.get, key="rr_cond", on_change=_reset_step, **keep,
+                        help="What DCDR is asked to produce at every position. The paper conditions on positive "
+                             "responses everywhere.")
+    else:
+        beam, b_msg = int(st.session_state.get("_rr_beam_value", dcdr_cfg.beam)), None
+        cond = st.session_state.get("rr_cond", next(iter(R.CONDITION_LABELS)))
 for m_ in (st_msg, b_msg):
     if m_:
         st.warning(m_)

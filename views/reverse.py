@@ -5,6 +5,7 @@ import numpy as np
 import streamlit as st
 
 from views import _common as C
+from views import page_params
 from ui import data as uidata
 from ui import equations, forward, reverse
 
@@ -14,6 +15,7 @@ REVERSE = {"all_T": "all T steps (authors)", "from_T_prime": "only T′ steps (c
 
 
 def _step(delta: int, S: int):
+    st.session_state["rv_playing"] = False          # stepping by hand stops autoplay
     v = int(st.session_state.get("_rv_step_value", st.session_state.get("rv_step", 1))) + delta
     v = min(max(v, 1), S)
     st.session_state["_rv_step_value"] = v
@@ -26,6 +28,8 @@ def _toggle_play(S: int):
         st.session_state["_rv_step_value"] = 1
 
 
+applied = C.url_state(page_params.REVERSE)           # a shared link's settings (validated) before any widget
+C.stop_on_interaction("rv_playing")                   # any change of a setting stops autoplay
 dataset, user, seed = C.current("dataset"), int(C.current("user")), int(C.current("seed"))
 method = C.current("method")
 if method not in C.REVERSE_METHODS:
@@ -59,17 +63,24 @@ with st.container(border=True):
     keep = dict(persist_state="session")      # settings survive a visit to another page
     sampling_noise = c2.toggle("sampling noise", key="rv_noise", **keep,
                                help="Add posterior noise σ̃·ε in each reverse step (the authors: off).")
-    reverse_mode = c3.radio("reverse steps", list(REVERSE), format_func=REVERSE.get, key="rv_reverse", **keep,
-                            horizontal=True)
+    if C.advanced():              # presentation mode hides the advanced controls; their values stay in effect
+        reverse_mode = c3.radio("reverse steps", list(REVERSE), format_func=REVERSE.get, key="rv_reverse", **keep,
+                                horizontal=True)
+    else:
+        reverse_mode = st.session_state.get("rv_reverse", "all_T")
     c4, c5, c6 = st.columns([1, 1.6, 1.6])
-    K = c4.select_slider("top-K", [5, 10, 20], value=10, key="rv_k", **keep)
+    st.session_state.setdefault("rv_k", 10)
+    K = c4.select_slider("top-K", [5, 10, 20], key="rv_k", **keep)
     which = c5.radio("held-out items", list(HELDOUT), format_func=HELDOUT.get, key="rv_heldout", **keep,
                      horizontal=True)
-    scope = c6.radio("axis / colour range", list(reverse.SCOPES), key="rv_scope", **keep, horizontal=True,
-                     help="per step: each step uses its own range (see detail); whole trajectory: one range, so "
-                          "steps are comparable.")
+    if C.advanced():
+        scope = c6.radio("axis / colour range", list(reverse.SCOPES), key="rv_scope", **keep, horizontal=True,
+                         help="per step: each step uses its own range (see detail); whole trajectory: one range, "
+                              "so steps are comparable.")
+    else:
+        scope = st.session_state.get("rv_scope", reverse.SCOPES[0])
 if tp_msg:
-    st.warning(f"T′ {tp_msg} T′ cannot exceed T = {T} for {title}.")
+    st.warning(f"T′ (rv_tprime) {tp_msg} T′ cannot exceed T = {T} for {title}.")
 if reverse_mode == "from_T_prime" and T_prime == 0:
     st.info("With the clean option and T′ = 0 there is nothing to denoise: the reverse process has no steps. "
             "Raise T′ or choose 'all T steps'.")
@@ -91,11 +102,14 @@ playing = bool(st.session_state.get("rv_playing", False))
 p1, p2 = st.columns([1, 5], vertical_alignment="center")
 p1.button("❚❚ pause" if playing else "▶ play", key="rv_play", on_click=_toggle_play, args=(S,), type="primary",
           help="Steps through the reverse process on the server; every view follows.")
-p2.caption(f"{S} reverse steps recorded. ▶ advances one step every second; ◀ ▶ step by hand.")
+p2.caption(f"{S} reverse steps recorded. ▶ advances one step every second (the server steps, nothing blocks); "
+           "touching any control stops it; ◀ ▶ step by hand.")
 
 
 @st.fragment(run_every=1.0 if playing else None)
 def linked_views():
+    if st.session_state.get("rv_playing", False) and not C.stop_on_interaction("rv_playing"):
+        st.rerun()                                    # the user moved a control: redraw the ▶ button, stop ticking
     if st.session_state.get("rv_playing", False):
         cur = int(st.session_state.get("_rv_step_value", 1))
         if cur >= S:
@@ -105,8 +119,10 @@ def linked_views():
     b1, mid, b2 = st.columns([1, 10, 1], vertical_alignment="bottom")
     b1.button("◀", key="rv_prev", on_click=_step, args=(-1, S), help="previous step")
     b2.button("▶", key="rv_next", on_click=_step, args=(1, S), help="next step")
-    step, _ = C.sticky_slider("reverse step", 1, S, key="rv_step", default=S, container=mid,
-                              help="1 = the first reverse step (t = T), the last one returns the recommendation.")
+    step, s_msg = C.sticky_slider("reverse step", 1, S, key="rv_step", default=S, container=mid,
+                                  help="1 = the first reverse step (t = T), the last one returns the recommendation.")
+    if s_msg and "rv_step" in applied:
+        st.warning(f"The link's reverse step (rv_step): {s_msg}")
     i = step - 1
     C.say(reverse.reverse_caption(traj, i, heldout))
     cluster_of_latent = None
@@ -162,6 +178,7 @@ def linked_views():
             C.say(reverse.latent_caption(traj))
     elif latent:
         st.info("This L-DiffRec record carries no item clusters in its metadata.")
+    C.sync_url()                                      # a fragment rerun (a step) updates the link too
 
 
 # the row the method diffuses (T-DiffRec: time-weighted), for the demotion ratio x̂0 / x0

@@ -1,0 +1,239 @@
+"""Shareable state: a page's settings live in the URL query, so a prepared link reproduces the exact view.
+
+Why a layer of our own and not Streamlit's ``bind="query-params"``: a lecturer's link must survive a change of
+range (T′ of a model with another T, a session id of another log), and a student who opens a stale link must be
+*told* which parameter was dropped. Streamlit's binding silently drops an invalid value; sticky sliders keep their
+value under ``_<key>_value``; and the shared sidebar's keys belong to every page. So:
+
+* a page declares its parameters once, ``url_state({key: Param(...)})``, at its top, before its widgets;
+* on the first run of a session, or when the query holds a value this session has not seen yet (a tour link, an
+  edited URL), the value is parsed and validated and written into ``st.session_state`` (a sticky slider's shadow
+  key for sticky parameters). A bad value falls back to the default and a toast names the parameter;
+* ``sync()`` writes the current values back into ``st.query_params`` after the widgets are drawn (``app.py`` calls
+  it after every full run; a fragment calls it at its end), and drops parameters of other pages.
+
+The query uses the widget keys as names (``?user=12&rv_tprime=10&rv_noise=1``). Values: integers and floats as
+text, booleans as 1/0, options by their value. Parameters only ever hold indices and settings, never data.
+
+Wiring a page (one line): ``C.url_state({"em_guidance": Param(float, 1.0, between(0, 10))})`` at the top of the
+page; widgets with the same keys pick the values up; nothing else is needed.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Iterable, Optional
+
+import streamlit as st
+
+SEEN = "_url_seen"        # key -> the raw query value this session last applied or wrote
+VALUES = "_url_values"    # key -> the value at the end of the last run (what sync() wrote)
+RUN_KEYS = "_url_run_keys"  # key -> Param of the parameters declared in the current page run
+_KNOWN: set = set()       # every parameter name any page has declared (to drop other pages' keys)
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+
+
+# ------------------------------------------------------------------------------------------------ validators
+@dataclass(frozen=True)
+class Check:
+    """A validator with a readable description for the fallback notice."""
+    fn: Callable[[Any], bool]
+    text: str
+
+    def __call__(self, v) -> bool:
+        try:
+            return bool(self.fn(v))
+        except (TypeError, ValueError):
+            return False
+
+
+def between(lo: float, hi: float) -> Check:
+    return Check(lambda v: lo <= v <= hi and not (isinstance(v, float) and math.isnan(v)), f"between {lo} and {hi}")
+
+
+def one_of(options: Iterable) -> Check:
+    opts = list(options)
+    shown = ", ".join(map(str, opts[:6])) + (", …" if len(opts) > 6 else "")
+    return Check(lambda v: v in opts, f"one of {shown}")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One URL parameter: its type, its default (a value, a zero-argument callable, or None = leave it to the
+    widget), a validator (a :class:`Check`, a callable returning bool, or a container of allowed values), and
+    whether a ``sticky_slider`` owns it (its value then lives under ``_<key>_value``)."""
+    kind: type
+    default: Any = None
+    check: Any = None
+    sticky: bool = False
+
+    def parse(self, raw: str):
+        raw = raw.strip()
+        if self.kind is bool:
+            low = raw.lower()
+            if low in _TRUE:
+                return True
+            if low in _FALSE:
+                return False
+            raise ValueError(raw)
+        if self.kind is int:
+            return int(raw)                                  # "3.5" and "abc" raise
+        if self.kind is float:
+            v = float(raw)
+            if not math.isfinite(v):
+                raise ValueError(raw)
+            return v
+        return self.kind(raw)
+
+    def format(self, v) -> str:
+        if self.kind is bool:
+            return "1" if v else "0"
+        if self.kind is float:
+            return repr(float(v))
+        return str(v)
+
+    def valid(self, v) -> bool:
+        c = self.check
+        if c is None:
+            return True
+        if callable(c):
+            try:
+                return bool(c(v))
+            except (TypeError, ValueError):
+                return False
+        return v in c
+
+    def describe(self) -> str:
+        c = self.check
+        if isinstance(c, Check):
+            return c.text
+        if isinstance(c, range):
+            return f"an integer {c.start}…{c.stop - 1}"
+        if c is not None and not callable(c):
+            return one_of(c).text
+        return {bool: "1 or 0", int: "an integer", float: "a number"}.get(self.kind, "a valid value")
+
+    def default_value(self):
+        return self.default() if callable(self.default) else self.default
+
+    def accepts(self, raw: str) -> bool:
+        """Whether a raw query value would be applied (the tour's links are checked with this)."""
+        try:
+            return self.valid(self.parse(raw))
+        except (TypeError, ValueError):
+            return False
+
+
+def _coerce(spec) -> Param:
+    """Accept ``Param`` or a plain ``(type, default, validator[, sticky])`` tuple."""
+    return spec if isinstance(spec, Param) else Param(*spec)
+
+
+def _shadow(key: str) -> str:
+    return f"_{key}_value"
+
+
+def _set(key: str, p: Param, v) -> None:
+    if p.sticky:
+        st.session_state[_shadow(key)] = v
+    else:
+        st.session_state[key] = v
+
+
+def _reset(key: str, p: Param) -> None:
+    d = p.default_value()
+    if d is not None:
+        _set(key, p, d)
+    else:                                   # no default of ours: the widget's own default applies
+        st.session_state.pop(_shadow(key) if p.sticky else key, None)
+
+
+def read(key: str, p: Param):
+    """The parameter's current value in this session (None where no widget or page has set it)."""
+    v = st.session_state.get(key)
+    if v is None and p.sticky:
+        v = st.session_state.get(_shadow(key))
+    return v
+
+
+# ------------------------------------------------------------------------------------------------ the mechanism
+def begin(page: Optional[str] = None) -> None:
+    """Start of a full run (app.py): forget the previous page's declared parameters; note whether the user
+    arrived from another page (which also stops autoplay)."""
+    st.session_state[RUN_KEYS] = {}
+    if page is not None:
+        prev = st.session_state.get("_url_page")
+        st.session_state["_url_page"] = page
+        st.session_state["_url_page_changed"] = prev is not None and prev != page
+
+
+def page_changed() -> bool:
+    """Whether this full run is the first on its page after another page (a navigation)."""
+    return bool(st.session_state.get("_url_page_changed", False))
+
+
+def url_state(params: Dict[str, Any], notify: bool = True) -> set:
+    """Declare a page's URL parameters and apply new query values to session state (before the widgets are
+    drawn). Returns the set of keys applied from the query in this run (pages may react, e.g. a preset)."""
+    params = {k: _coerce(p) for k, p in params.items()}
+    seen = st.session_state.setdefault(SEEN, {})
+    run = st.session_state.setdefault(RUN_KEYS, {})
+    applied, bad = set(), []
+    for key, p in params.items():
+        _KNOWN.add(key)
+        run[key] = p
+        raw = st.query_params.get(key)
+        if raw is None or seen.get(key) == raw:
+            continue                        # nothing new: the session's own value stands
+        seen[key] = raw
+        try:
+            v = p.parse(raw)
+            ok = p.valid(v)
+        except (TypeError, ValueError):
+            ok = False
+        if ok:
+            _set(key, p, v)
+            applied.add(key)
+        else:
+            _reset(key, p)
+            d = p.default_value()
+            bad.append(f"`{key}={raw[:40]}` is not {p.describe()}; "
+                       + (f"using {p.format(d)}." if d is not None else "using the default."))
+    if bad and notify:
+        st.toast("This link had a bad setting: " + " ".join(bad), icon=":material/link_off:", duration="long")
+    return applied
+
+
+def sync() -> None:
+    """Write the declared parameters' current values into the URL; drop other pages' parameters; keep foreign
+    query keys (``embed`` …) untouched. Also records the values for :func:`interacted`."""
+    run: dict = st.session_state.get(RUN_KEYS, {})
+    seen = st.session_state.setdefault(SEEN, {})
+    vals = st.session_state.setdefault(VALUES, {})
+    current = {k: st.query_params.get(k) for k in st.query_params.keys()}
+    want = {k: v for k, v in current.items() if k not in _KNOWN or k in run}
+    for key, p in run.items():
+        v = read(key, p)
+        vals[key] = v
+        if v is None:
+            want.pop(key, None)
+            continue
+        want[key] = seen[key] = p.format(v)
+    if want != current:
+        for k in [k for k in current if k not in want]:
+            del st.query_params[k]
+        changed = {k: v for k, v in want.items() if current.get(k) != v}
+        if changed:
+            st.query_params.update(changed)
+
+
+def interacted(keys: Optional[Iterable[str]] = None) -> bool:
+    """Whether the user changed a declared parameter since the last :func:`sync` (a widget interaction, a new
+    link): the signal that stops autoplay. Values a page sets itself before drawing (autoplay's step) are
+    recorded by ``sync`` and do not count."""
+    vals = st.session_state.get(VALUES, {})
+    run = st.session_state.get(RUN_KEYS, {})
+    for key in (keys if keys is not None else run):
+        if key in vals and key in run and read(key, run[key]) != vals[key]:
+            return True
+    return False
