@@ -74,11 +74,12 @@ class SASRec(SeqRecommender):
         self.encoder = Transformer(d, config.heads, config.blocks, config.dropout)
         self.final_norm = nn.LayerNorm(d, eps=1e-12)
 
-    def hidden_states(self, tokens: torch.Tensor) -> torch.Tensor:
-        """(B, n) left-padded tokens -> (B, n, d); position j only sees real items at positions <= j."""
+    def hidden_states(self, tokens: torch.Tensor, last_only: bool = False) -> torch.Tensor:
+        """(B, n) left-padded tokens -> (B, n, d); position j only sees real items at positions <= j.
+        ``last_only``: (B, 1, d), the last position only (scoring reads nothing else; exact)."""
         x = self.item_embeddings(tokens) + self.position_embeddings.weight[-tokens.shape[1]:][None]
         x = self.LayerNorm(self.embed_dropout(x))
-        return self.final_norm(self.encoder(x, attention_allowed(tokens > 0, "causal")))
+        return self.final_norm(self.encoder(x, attention_allowed(tokens > 0, "causal"), last_only))
 
     def logits(self, h: torch.Tensor) -> torch.Tensor:
         return h @ self.item_embeddings.weight[1:].T
@@ -104,7 +105,7 @@ class SASRec(SeqRecommender):
 
     def represent(self, split, users, which: str) -> torch.Tensor:
         hist, _ = self.seq_data(split).history(users, which, self.config.max_len, -1)
-        return self.hidden_states(self.tokens(hist + 1))[:, -1]
+        return self.hidden_states(self.tokens(hist + 1), last_only=True)[:, -1]
 
     @torch.no_grad()
     def score(self, split, users, which="valid", with_padding: bool = False) -> torch.Tensor:

@@ -155,7 +155,17 @@ def epoch_batches(n: int, batch_size: int, rng: np.random.Generator, mode: str =
 # ---------------------------------------------------------------------------------------------- Transformer
 class MultiHeadedAttention(nn.Module):
     """DiffuRec's attention (``src/diffurec.py``): Linear q/k/v (PyTorch init), Xavier-normal output layer,
-    scale 1/sqrt(d_head); disallowed pairs get −1e9 before the softmax (a fully disallowed row is uniform)."""
+    scale 1/sqrt(d_head); disallowed pairs get −1e9 before the softmax (a fully disallowed row is uniform).
+
+    Speed, with the same arithmetic: q, k, v come from one matrix product (the three weights concatenated), and
+    without dropout (evaluation, sampling) the softmax(QKᵀ/√d)V runs in ``F.scaled_dot_product_attention``
+    (fused, no (B, h, n, n) float mask); with dropout it is the plain form, as SDPA's CPU fallback is slower. The
+    −1e9 fill is reproduced exactly (see :func:`sdpa_mask`): a row with some allowed key gets the boolean mask
+    (exp(−1e9 − max) is 0 in float32 either way), and a fully disallowed row - uniform over all n keys in the
+    authors' code, since every entry equals −1e9 - gets a zero query and no mask, whose scores are all 0 and
+    whose softmax is the same 1/n. ``query_last``: only the last position's query is computed (keys and values
+    still read every position) - what a caller that reads only position −1 needs.
+    """
 
     def __init__(self, heads: int, hidden: int, dropout: float):
         super().__init__()
@@ -167,14 +177,44 @@ class MultiHeadedAttention(nn.Module):
         self.dropout = nn.Dropout(dropout)
         nn.init.xavier_normal_(self.w_layer.weight)
 
-    def forward(self, x: torch.Tensor, allowed: Optional[torch.Tensor]) -> torch.Tensor:
-        B, n, _ = x.shape
-        q, k, v = [lin(x).view(B, n, self.h, self.dh).transpose(1, 2) for lin in self.linear_layers]
-        corr = q @ k.transpose(-2, -1) / math.sqrt(self.dh)
-        if allowed is not None:
-            corr = corr.masked_fill(~allowed, -1e9)
-        p = self.dropout(F.softmax(corr, dim=-1))
-        return self.w_layer((p @ v).transpose(1, 2).reshape(B, n, self.h * self.dh))
+    def forward(self, x: torch.Tensor, allowed, query_last: bool = False) -> torch.Tensor:
+        B, n, d = x.shape
+        mask, keep = allowed if isinstance(allowed, tuple) else sdpa_mask(allowed)
+        (lq, lk, lv), split = self.linear_layers, (lambda z: z.view(B, -1, self.h, self.dh).transpose(1, 2))
+        if query_last:
+            q = split(lq(x[:, -1:]))
+            kv = F.linear(x, torch.cat([lk.weight, lv.weight]), torch.cat([lk.bias, lv.bias]))
+            k, v = split(kv[..., :d]), split(kv[..., d:])
+            mask = None if mask is None else mask[:, :, -1:]
+            keep = None if keep is None else keep[:, :, -1:]
+        else:
+            qkv = F.linear(x, torch.cat([lq.weight, lk.weight, lv.weight]),
+                           torch.cat([lq.bias, lk.bias, lv.bias]))
+            q, k, v = (split(t) for t in qkv.split(d, dim=-1))
+        if self.training and self.dropout.p > 0:
+            # with dropout, SDPA on the CPU falls back to its math path, whose "safe softmax" adds isneginf /
+            # all / where passes over (B, h, n, n); the plain form is cheaper and is the authors' own
+            q = q * (keep / math.sqrt(self.dh) if keep is not None else 1 / math.sqrt(self.dh))
+            corr = q @ k.transpose(-2, -1)
+            if mask is not None:
+                corr = corr.masked_fill(~mask, -1e9)
+            out = self.dropout(F.softmax(corr, dim=-1)) @ v
+        else:
+            out = F.scaled_dot_product_attention(q if keep is None else q * keep, k, v, attn_mask=mask)
+        return self.w_layer(out.transpose(1, 2).reshape(B, -1, self.h * self.dh))
+
+
+def sdpa_mask(allowed: Optional[torch.Tensor]):
+    """(boolean mask or None, query keep-mask or None) for ``F.scaled_dot_product_attention`` that reproduce
+    ``masked_fill(~allowed, -1e9)`` + softmax exactly (see :class:`MultiHeadedAttention`). Computed once per
+    forward by :class:`Transformer` and shared by its blocks."""
+    if allowed is None:
+        return None, None
+    any_ = allowed.any(-1, keepdim=True)                     # rows with at least one allowed key
+    keep = None if bool(any_.all()) else any_.to(torch.float32)
+    full = allowed | ~any_
+    mask = None if bool(full.all()) else full                # DiffuRec's query-axis mask needs no mask at all
+    return mask, keep
 
 
 class FeedForward(nn.Module):
@@ -212,8 +252,14 @@ class TransformerBlock(nn.Module):
         self.output_sublayer = Sublayer(hidden, dropout)
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x, allowed):
-        x = self.input_sublayer(x, lambda y: self.attention(y, allowed))
+    def forward(self, x, allowed, last_only: bool = False):
+        """``last_only``: the block's output at the last position only, (B, 1, d) - exact, because LayerNorm,
+        the feed-forward and the dropouts act per position and attention reads the keys of every position."""
+        if last_only:
+            a = self.attention(self.input_sublayer.norm(x), allowed, query_last=True)
+            x = x[:, -1:] + self.input_sublayer.dropout(a)
+        else:
+            x = self.input_sublayer(x, lambda y: self.attention(y, allowed))
         x = self.output_sublayer(x, self.feed_forward)
         return self.dropout(x)
 
@@ -225,9 +271,13 @@ class Transformer(nn.Module):
         super().__init__()
         self.transformer_blocks = nn.ModuleList([TransformerBlock(hidden, heads, dropout) for _ in range(blocks)])
 
-    def forward(self, x, allowed):
-        for blk in self.transformer_blocks:
-            x = blk(x, allowed)
+    def forward(self, x, allowed, last_only: bool = False):
+        """(B, n, d) -> (B, n, d); with ``last_only`` -> (B, 1, d), the last position only (the last block then
+        computes one query instead of n: for a caller that reads only position −1, e.g. DiffuRec's x̂0)."""
+        plan = sdpa_mask(allowed) if not isinstance(allowed, tuple) else allowed
+        last = len(self.transformer_blocks) - 1
+        for i, blk in enumerate(self.transformer_blocks):
+            x = blk(x, plan, last_only and i == last)
         return x
 
 
