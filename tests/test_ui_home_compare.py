@@ -36,13 +36,10 @@ def test_method_cards_registered_first_then_coming_without_duplicates():
     assert home.baselines(specs) == ["EASE"]
 
 
-def test_world_caption_and_tour():
+def test_world_caption():
     w = uidata.world_summary(tiny_split())
     cap = home.world_caption(w)
     assert "4 made-up users" in cap and "12 made-up items" in cap and "3 genres" in cap and "1 noise" in cap
-    stops = home.tour()
-    assert sum(s["minutes"] for s in stops) == 10
-    assert {s["page"] for s in stops} <= {"home", "forward", "reverse", "compare"}
 
 
 def test_hero_figure_has_three_panels_and_the_recommendations():

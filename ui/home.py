@@ -1,5 +1,5 @@
 """Home page content: method cards (registered methods plus the ones whose pages are still to come), the sample
-world at a glance, the one-picture summary, and a 10-minute tour for a class."""
+world at a glance, and the one-picture summary (the tour itself is ui/tour.py)."""
 from __future__ import annotations
 
 from typing import Iterable, List, Optional, Sequence
@@ -107,19 +107,3 @@ def hero_caption(user: int, n_train: int, n_noise: int, noise_std: float, hits: 
             f"(std {num(noise_std)} at T) barely changes the vector; its denoiser turns the history into scores for "
             f"all items, and the top-{K} unseen items (orange rings) contain {hits} of the user's {n_heldout} "
             f"held-out items (green diamonds).")
-
-
-def tour() -> List[dict]:
-    """A suggested 10-minute tour for a class (page keys match the app's page registry)."""
-    return [
-        dict(minutes=1, page="home", text="What is diffused? Read the picture above: history → noise → denoised "
-             "scores → recommendations."),
-        dict(minutes=3, page="forward", text="Pick the preset 'diffrec ml-1m (tuned)' and press ▶: the vector "
-             "hardly moves. Switch to 'image-DDPM' and press ▶ again: pure noise by t = T. Read the noise-std bars."),
-        dict(minutes=3, page="reverse", text="Step through DiffRec's reverse process for one user: watch the top-10 "
-             "settle in the bump chart, Recall@10 per step, and the injected-noise items x̂0 demotes."),
-        dict(minutes=2, page="reverse", text="Set T′ = T and switch sampling noise on: the model now generates from "
-             "a noised history, as image diffusion would. Does accuracy survive?"),
-        dict(minutes=1, page="compare", text="Compare with simple baselines on the same split - one seed, "
-             "validation-selected. Is diffusion needed here?"),
-    ]

@@ -46,17 +46,24 @@ def stops(user: int) -> List[Stop]:
              "histogram with the last stop.",
              "At which step can you no longer tell the history from the noise?",
              dict(who, fw_preset=IMAGE, fw_step="1000")),
-        Stop("reverse", 2, "Denoising, step by step",
+        Stop("reverse", 1.5, "Denoising, step by step",
              "DiffRec, T′ = 0 (the authors' setting), first reverse step",
              "Press ▶ play: watch the top-10 settle in the bump chart and Recall@10 per step; below, the "
              "injected-noise items x̂0 demotes.",
              "Does the model demote the injected-noise interactions more than the genuine ones?",
              dict(who, rv_tprime="0", rv_noise="0", rv_reverse="all_T", rv_k="10", rv_step="1")),
-        Stop("reverse", 1.5, "Generating from noise",
+        Stop("reverse", 1, "Generating from noise",
              "T′ = T = 10, sampling noise on, last step",
              "The start is now a noised history, as in image diffusion; read Recall@10 at the last step.",
              "Does accuracy survive starting from noise? What does that say about DiffRec as a 'generator'?",
              dict(who, rv_tprime="10", rv_noise="1", rv_reverse="all_T", rv_k="10", rv_step="10")),
+        Stop("embeddings", 1, "Generating an item embedding",
+             "DreamRec on the demo user's history, guidance w = 4, the map of DreamRec's item embeddings",
+             "Section 3: the dotted path of x̂0 crossing the item map from pure noise to the recommended items; "
+             "section 4: the same start with only w changed.",
+             "Does stronger guidance pull the final embedding closer to the held-out item, or only further from "
+             "the crowd?",
+             dict(who, em_method="dreamrec", em_map_method="dreamrec", em_source="user", em_w="4.0")),
         Stop("knowledge graph", 1, "Denoising a knowledge graph",
              "DiffKG, an item with an injected wrong triple, T′ = 0",
              "The red ✕ edges are the injected wrong triples; below, what the rebuild removes against random "

@@ -155,29 +155,81 @@ def _load_model(method: str, dataset: str, root: str):
 
 
 def get_model(method: str, dataset: Optional[str] = None):
-    """The pretrained model of a method (shared, read-only). Raises :class:`MissingModel` with a clear message."""
-    return _load_model(method, dataset or current("dataset"), pretrained_root())
+    """The model of a method a page shows: the session's Lab model where one is in use on this page (see
+    :func:`lab_model_for`), else the pretrained one (shared, read-only). Raises :class:`MissingModel` with a clear
+    message."""
+    dataset = dataset or current("dataset")
+    hit = lab_model_for(method, dataset)
+    if hit is not None:
+        return hit[1].model
+    return _load_model(method, dataset, pretrained_root())
+
+
+def get_trajectory(method: str, dataset: str, user: int, seed: int, T_prime: int, sampling_noise: bool,
+                   reverse: str, k: int, root: str):
+    """One user's recorded reverse run (milliseconds; cached so that stepping through it costs nothing). With a Lab
+    model in use on this page the run is the Lab model's, cached under its run id - never under the pretrained
+    method's key, so the two can never be mixed up."""
+    hit = lab_model_for(method, dataset)
+    if hit is not None:
+        return _lab_trajectory(hit[0], int(user), int(seed), int(T_prime), bool(sampling_noise), reverse, int(k))
+    return _pretrained_trajectory(method, dataset, int(user), int(seed), int(T_prime), bool(sampling_noise), reverse,
+                                  int(k), root)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def get_trajectory(method: str, dataset: str, user: int, seed: int, T_prime: int, sampling_noise: bool,
-                   reverse: str, k: int, root: str):
-    """One user's recorded reverse run (milliseconds; cached so that stepping through it costs nothing)."""
+def _pretrained_trajectory(method: str, dataset: str, user: int, seed: int, T_prime: int, sampling_noise: bool,
+                           reverse: str, k: int, root: str):
     model = _load_model(method, dataset, root)
     return model.trajectory(get_split(dataset), [int(user)], k=int(k), seed=int(seed), T_prime=int(T_prime),
                             sampling_noise=bool(sampling_noise), reverse=reverse)
 
 
-@st.cache_data(show_spinner=False, max_entries=256)
+def _held_run(run_id: str):
+    """A Lab run by id from the server's size-capped store (not from session state: cached functions must not
+    read it). Evicted runs raise :class:`MissingModel`."""
+    from diffrec_core import lab_train as L
+
+    e = L.RUNS.get(run_id)
+    if e is None:
+        raise MissingModel("The Lab model chosen for the pages is no longer held by the server (it keeps a few "
+                           "at a time); train it again in the Lab or switch back to the pretrained models.")
+    return e.obj
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _lab_trajectory(run_id: str, user: int, seed: int, T_prime: int, sampling_noise: bool, reverse: str, k: int):
+    run = _held_run(run_id)
+    return run.model.trajectory(run.split, [int(user)], k=int(k), seed=int(seed), T_prime=int(T_prime),
+                                sampling_noise=bool(sampling_noise), reverse=reverse)
+
+
 def get_diffused_row(method: str, dataset: str, user: int):
     """The row a method diffuses for one user (T-DiffRec: the time-weighted history), as a NumPy vector."""
-    model = _load_model(method, dataset, pretrained_root())
+    hit = lab_model_for(method, dataset)
+    if hit is not None:
+        return _lab_diffused_row(hit[0], int(user))
+    return _pretrained_diffused_row(method, dataset, int(user))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _lab_diffused_row(run_id: str, user: int):
+    run = _held_run(run_id)
+    return _diffused_row(run.model, run.split, user)
+
+
+def _diffused_row(model, split, user: int):
     if not hasattr(model, "diffused_rows"):
         return None
     import torch
 
     with torch.no_grad():
-        return model.diffused_rows(get_split(dataset), [int(user)])[0].detach().cpu().numpy().astype("float64")
+        return model.diffused_rows(split, [int(user)])[0].detach().cpu().numpy().astype("float64")
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _pretrained_diffused_row(method: str, dataset: str, user: int):
+    return _diffused_row(_load_model(method, dataset, pretrained_root()), get_split(dataset), user)
 
 
 @st.cache_data(show_spinner=False)
@@ -217,6 +269,93 @@ def method_title(name: str) -> str:
         return name
 
 
+# ------------------------------------------------------------------------------------------------ Lab models
+LAB_MODEL_PAGES = {"reverse": "Reverse denoising"}   # URL paths of the pages that can show a Lab model
+
+
+def _has_lab_runs() -> bool:
+    return bool(st.session_state.get("lab_runs"))
+
+
+def lab_choice():
+    """``(run id, run)`` of the Lab model chosen for the pages in this session, or None (none chosen, evicted)."""
+    if not _has_lab_runs():                      # no import of the Lab's training code on a session without runs
+        return None
+    from views import _lab_state as lab
+
+    run = lab.active_model()
+    return (st.session_state["lab_active"], run) if run is not None else None
+
+
+def lab_model_why_not(run, dataset: str) -> Optional[str]:
+    """Why the pages cannot show this Lab run in place of a pretrained model (None when they can). Honest limits:
+    only the interaction-vector methods the Reverse page runs, and only on the very data the pages show (the Lab's
+    sample world is the same split as ``get_split("sample")``; an upload is another catalogue)."""
+    if run.method not in REVERSE_METHODS:
+        return (f"No page shows a Lab-trained {method_title(run.method)} yet; the pages show the pretrained "
+                f"models.")
+    split = get_split(dataset)
+    same = run.split.n_users == split.n_users and run.split.n_items == split.n_items \
+        and (run.split.train != split.train).nnz == 0
+    if not same:
+        return (f"It was trained on {run.data_name}, while the pages show {DATASETS.get(dataset, dataset)}; the "
+                f"pages keep the pretrained models.")
+    return None
+
+
+def lab_model_for(method: str, dataset: str):
+    """``(run id, run)`` when the page now running shows the session's Lab model in place of the pretrained
+    ``method``: a Lab model is chosen, it is a ``method`` model, the page is one of :data:`LAB_MODEL_PAGES`, and
+    its data is the pages' data. Else None (the pretrained model)."""
+    hit = lab_choice()
+    if hit is None or st.session_state.get("_url_page") not in LAB_MODEL_PAGES or hit[1].method != method:
+        return None
+    return hit if lab_model_why_not(hit[1], dataset) is None else None
+
+
+def _use_lab_model() -> None:
+    """Sidebar callback: the chosen Lab run becomes the session's model for the pages (the Lab page's own radio
+    writes the same ``lab_active``), and the sidebar's method follows it so the Reverse page shows it at once."""
+    from views import _lab_state as lab
+
+    rid = st.session_state.get("side_lab_model")
+    lab.set_active(rid)
+    run = lab.get_run(rid)
+    if run is not None and run.method in REVERSE_METHODS:
+        st.session_state["method"] = run.method
+
+
+def _lab_model_selector(dataset: str) -> None:
+    """In the sidebar, where this session has Lab models: which model the pages use, with the honest scope."""
+    if not _has_lab_runs():
+        return
+    from views import _lab_state as lab
+
+    done = lab.trained_models()
+    if "lab_active" in st.session_state:         # keep the choice when the Lab page's radio is not drawn
+        st.session_state["lab_active"] = st.session_state["lab_active"]
+    if not done:
+        return
+    labels = {rid: r.label() for rid, r in done}
+    ids = [None] + list(labels)
+    st.session_state["side_lab_model"] = st.session_state.get("lab_active") if \
+        st.session_state.get("lab_active") in ids else None
+    st.selectbox("Model on the pages", ids, key="side_lab_model", on_change=_use_lab_model,
+                 format_func=lambda r: "pretrained" if r is None else f"Lab: {labels[r]}",
+                 help="A model you trained or loaded in the Lab during this session. Links never carry it: a "
+                      "shared link opens with the pretrained models.")
+    hit = lab_choice()
+    if hit is None:
+        return
+    why = lab_model_why_not(hit[1], dataset)
+    if why:
+        st.caption(why)
+    else:
+        where = ", ".join(LAB_MODEL_PAGES.values())
+        st.caption(f"Shown on: {where} (when Method is {method_title(hit[1].method)}). The other pages show the "
+                   f"pretrained models.")
+
+
 # ------------------------------------------------------------------------------------------------ sidebar
 def _random_user():
     import numpy as np
@@ -244,6 +383,7 @@ def sidebar(page: Optional[str] = None) -> None:
             st.session_state["method"] = names[0] if names else DEFAULTS["method"]
         st.selectbox("Method", names, format_func=method_title, key="method",
                      help="The diffusion model the reverse page denoises with.")
+        _lab_model_selector(current("dataset"))
         clamp_state("user", 0, split.n_users - 1, default_user(current("dataset")))
         c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
         c1.number_input("User", min_value=0, max_value=split.n_users - 1, step=1, key="user",
@@ -268,11 +408,23 @@ def say(text: str) -> None:
     st.markdown(text.replace("$", "\\$").replace("*", "\\*").replace("_", "\\_"))
 
 
-def chart(fig, key: str, filename: Optional[str] = None) -> None:
-    """Draw a figure (built for this call: presentation mode scales its fonts and height in place)."""
+def chart(fig, key: str, filename: Optional[str] = None, export: bool = True) -> None:
+    """Draw a figure (built for this call: presentation mode scales its fonts and height in place), with a small
+    "Download" popover under it: PNG/SVG (and GIF for an animated figure) from ``views/_export.py``.
+
+    Why a popover: every chart of every page gets the same export in one place without pushing the lesson down the
+    page; its buttons hold deferred callables, so kaleido renders only when one is clicked (Streamlit's deferred
+    downloads) and its status is probed once per process (``ui.export.kaleido_status``), never per rerun.
+    ``export=False`` for a chart drawn where a popover cannot go (inside another popover)."""
     if presenting():
         fig = scale_figure(fig, PRESENT_SCALE)
     st.plotly_chart(fig, key=key, config=plotly_config(filename or key), width="stretch", theme=None)
+    if export:
+        from views._export import export_buttons
+
+        with st.popover("Download", icon=":material/download:", type="tertiary",
+                        help="this figure as an image (PNG, SVG; GIF for an animation)"):
+            export_buttons(fig, filename or key, key=f"{key}__export")
 
 
 def equation_panel(eq, columns: int = 3) -> None:

@@ -10,6 +10,7 @@ import streamlit as st
 
 from views import _common as C
 from views import _compare as X
+from views import page_params as PP
 from ui import compare as U
 from ui import compare_steps as S
 from ui import data as uidata
@@ -19,6 +20,7 @@ LIVE = "Live run (this session)"
 LIVE_DEFAULT = ("diffrec", "multvae", "ease", "itemknn", "pop")   # the fast ones: a few seconds each
 LIVE_CAP_S = 120
 
+C.url_state(PP.COMPARE)          # a shared link's settings (validated) before any widget
 st.title("Compare methods")
 st.markdown("Every method and baseline is trained on **the same split with the same protocol**: selection on "
             "validation, the test split scored once, the user's seen items masked, every metric averaged over the "
@@ -52,10 +54,14 @@ metric = "recall@20"
 if have_table:
     protos = U.protocols(results)
     protocol = protos[0]
+    if st.session_state.get("cmp_protocol", protocol) not in protos:
+        st.warning(f"These results have no protocol '{st.session_state.pop('cmp_protocol')}'; showing "
+                   f"{U.core.protocol_of(protocol).label}.")
     if len(protos) > 1:      # never rank methods evaluated under different protocols in one table or chart
         protocol = st.radio("evaluation protocol", protos, horizontal=True, key="cmp_protocol",
                             format_func=lambda p: U.core.protocol_of(p).label)
-    metric = st.radio("metric", list(U.ALL_METRICS), index=1, horizontal=True, key="cmp_metric",
+    st.session_state.setdefault("cmp_metric", "recall@20")     # via state, not index=: a link may have set it
+    metric = st.radio("metric", list(U.ALL_METRICS), horizontal=True, key="cmp_metric",
                       format_func=U.metric_label)
     label = U.results_label(results)
     verdict = U.verdict_lines(results, metric)
@@ -110,13 +116,16 @@ def same_user_section() -> None:
     split = C.get_split(dataset)
     have = [m for m in X.STEP_METHODS if m in specs and (C.REPO / "pretrained" / m / "model.safetensors").exists()]
     c1, c2, c3 = st.columns([1, 3, 2], vertical_alignment="bottom")
-    C.clamp_state("cmp_user", 0, split.n_users - 1, int(C.current("user")))
+    msg = C.clamp_state("cmp_user", 0, split.n_users - 1, int(C.current("user")))
+    if msg:
+        st.warning(f"User {msg}")
     user = int(c1.number_input("user", 0, split.n_users - 1, step=1, key="cmp_user"))
     chosen = c2.multiselect("methods", have, default=have, format_func=lambda m: titles.get(m, m), key="cmp_methods")
     from_noise = c3.toggle("DiffRec family: start from noise", value=False, key="cmp_from_noise",
                            help="Faithful DiffRec starts from the user's clean history (T' = 0). On: corrupt it "
                                 "for T steps first and add sampling noise, as real generation from noise would.")
-    frac = st.slider("step fraction of each reverse run (%)", 0, 100, 100, step=5, key="cmp_frac") / 100.0
+    st.session_state.setdefault("cmp_frac", 100)
+    frac = st.slider("step fraction of each reverse run (%)", 0, 100, step=5, key="cmp_frac") / 100.0
     trajs, problems = {}, []
     for m in chosen:
         try:
@@ -153,6 +162,7 @@ def same_user_section() -> None:
         st.caption("Noise std √(1−ᾱₜ) on a log axis: the DiffRec family adds noise of std below 0.01 to a 0/1 "
                    "history (it barely diffuses, methods.md 5.1), DiffuRec and DreamRec end near pure noise. Cost "
                    "columns come from the precomputed sample-world comparison.")
+    C.sync_url()                     # a fragment rerun (user, step fraction) updates the link too
 
 
 if dataset != "sample":

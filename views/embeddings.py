@@ -15,14 +15,12 @@ import streamlit as st
 from diffrec_core import seq_explain as SX
 
 from views import _common as C
+from views import page_params as PP
 from ui import embeddings as E
 from ui.equations import forward_equation
 from ui.schedule import table_from_betas
 
-METHODS = ("diffurec", "dreamrec")
-MAP_METHODS = ("diffurec", "dreamrec", "sasrec")
-KINDS = ("umap", "pca")
-LAMBDAS = (1e-4, 1e-3, 1e-2, 0.1, 0.3, 1.0, 3.0)
+METHODS, MAP_METHODS, KINDS, LAMBDAS = PP.EM_METHODS, PP.EM_MAP_METHODS, PP.EM_KINDS, PP.EM_LAMBDAS  # link-checked
 SWEEP_W = (0.0, 1.0, 2.0, 4.0, 8.0)
 SOURCES = {"user": "a user's history", "build": "a history I build"}
 HELDOUT = {"valid": "validation item", "test": "test item"}
@@ -108,6 +106,7 @@ def run_forward(method, dataset, root, item, seed):
 
 
 # ------------------------------------------------------------------------------------------------ page
+C.url_state(PP.EMBEDDINGS)          # a shared link's settings (validated) before any widget
 dataset, seed = C.current("dataset"), int(C.current("seed"))
 root = C.pretrained_root()
 st.title("Embeddings · DiffuRec and DreamRec")
@@ -138,6 +137,8 @@ kind = st.radio("Map", KINDS, format_func=E.KIND_LABEL.get, key="em_kind", horiz
 # ---------------------------------------------------------------- 1. the item map
 st.header("1 · The item map")
 avail_map = [m for m in MAP_METHODS if m in models or m == "sasrec"]
+if st.session_state.get("em_map_method", avail_map[0]) not in avail_map:
+    st.warning(f"No pretrained {st.session_state.pop('em_map_method')} model here; showing another map.")
 map_method = st.radio("Item embeddings of", avail_map, format_func=lambda m: E.METHOD_TITLE.get(m, m),
                       key="em_map_method", horizontal=True,
                       help="SASRec is the non-diffusion reference both papers compare against.")
@@ -159,6 +160,8 @@ if imap is not None:
 
 # ---------------------------------------------------------------- model for the generation sections
 st.divider()
+if st.session_state.get("em_method", next(iter(models))) not in models:
+    st.warning(f"No pretrained {st.session_state.pop('em_method')} model here; showing {next(iter(models))}.")
 method = st.radio("Model for sections 2–3", list(models), format_func=E.METHOD_TITLE.get, key="em_method",
                   horizontal=True)
 model = models[method]
@@ -174,6 +177,9 @@ C.say("Both models diffuse the embedding of the target item, x₀ = e_item. Pick
       "leaves the item and drifts towards noise; the ringed items are the ones x_t now resembles most "
       "(cosine, in the full space).")
 f1, f2 = st.columns([2, 3])
+item_msg = C.clamp_state("em_item", 0, split.n_items - 1, 0)
+if item_msg:
+    st.warning(f"Item {item_msg}")
 item = f1.selectbox("Item", list(range(split.n_items)), key="em_item",
                     format_func=lambda i: f"{titles[i]} · {genres[i]}" if titles else str(i))
 t, t_msg = C.sticky_slider("forward step t", 0, T, key="em_t", default=T // 2, container=f2)
@@ -239,12 +245,14 @@ if hist is None:
     st.stop()
 items, target, user = hist
 c1, c2, c3, c4 = st.columns([1, 1.5, 2, 2])
-K = c1.select_slider("top-K", [5, 10, 20], value=10, key="em_k")
+st.session_state.setdefault("em_k", 10)               # defaults via state: a link may have set them already
+st.session_state.setdefault("em_w", float(models["dreamrec"].config.w) if "dreamrec" in models else 2.0)
+st.session_state.setdefault("em_lam", 1e-3)
+K = c1.select_slider("top-K", [5, 10, 20], key="em_k")
 sampler = c2.radio("sampler", list(SAMPLERS), format_func=SAMPLERS.get, key="em_sampler")
-w = c3.slider("DreamRec guidance w", 0.0, 8.0, float(models["dreamrec"].config.w) if "dreamrec" in models else 2.0,
-              step=0.5, key="em_w", disabled="dreamrec" not in models,
+w = c3.slider("DreamRec guidance w", 0.0, PP.EM_W_MAX, step=PP.EM_W_STEP, key="em_w", disabled="dreamrec" not in models,
               help="x̂0 = (1+w)·f(x, h) − w·f(x, ∅); w = 0 is the conditional model alone.")
-lam = c4.select_slider("DiffuRec δ (λ ~ N(δ, δ²))", LAMBDAS, value=1e-3, key="em_lam",
+lam = c4.select_slider("DiffuRec δ (λ ~ N(δ, δ²))", LAMBDAS, key="em_lam",
                        format_func=lambda v: f"{v:g}", disabled="diffurec" not in models,
                        help="The scale at which the noisy target reaches DiffuRec's Transformer. Trained at 0.001.")
 hist_t = tuple(int(i) for i in items)
@@ -302,7 +310,8 @@ if len(models) == 2:
     st.header("6 · DiffuRec and DreamRec side by side")
     C.say("The same history, the same seed's starting noise (DiffuRec, d = 32, takes the first 32 coordinates of "
           "DreamRec's 64-dimensional x_T), each drawn on its own map: the two models live in different spaces.")
-    frac = st.slider("progress through the reverse chain", 0, 100, 100, step=5, key="em_sbs", format="%d%%")
+    st.session_state.setdefault("em_sbs", 100)
+    frac = st.slider("progress through the reverse chain", 0, 100, step=5, key="em_sbs", format="%d%%")
     pair = [run_reverse(m, dataset, root, hist_t, seed, int(K), float(w), float(lam), sampler, int(user), True)
             for m in METHODS]
     maps = [get_map(m, dataset, root)[0] for m in METHODS]

@@ -15,7 +15,7 @@ from ui import export as ex
 from ui import lab as ul
 from views import _common as C
 from views import _lab_state as lab
-from views._export import export_buttons
+from views import page_params as PP
 
 CHUNK_SECONDS = 0.4          # training time per fragment rerun
 POLL_SECONDS = 0.5           # how often a running fragment reruns itself
@@ -51,12 +51,13 @@ def _train_on(did: str) -> None:
     st.session_state["lab_dataset"] = did
 
 
+linked = C.url_state(PP.LAB)        # tab, method and preset from a shared link (never uploads or runs)
 st.title("Lab · train, load data, export")
 st.markdown("Train any method on the sample world or your own data and watch its loss and validation metrics "
             "epoch by epoch; the model is selected on validation, scored once on test, kept for this session and "
             "downloadable as a checkpoint (safetensors + JSON).")
 
-tab_train, tab_data, tab_files = st.tabs(["Train", "Data", "Load files"])
+tab_train, tab_data, tab_files = st.tabs(list(PP.LAB_TABS), key="lab_tab", on_change="rerun")
 
 # ================================================================================================= Train
 with tab_train:
@@ -75,9 +76,16 @@ with tab_train:
     method = c2.selectbox("Method", methods, key="lab_method", format_func=C.method_title)
     spec = registry.get(method)
     presets = list(spec.presets) or ["sample"]
+    if "lab_preset" in linked:        # the link's preset goes to this method's preset widget (keyed per method)
+        if st.session_state["lab_preset"] in presets:
+            st.session_state[f"lab_preset_{method}"] = st.session_state["lab_preset"]
+        else:
+            st.warning(f"{spec.title} has no preset '{st.session_state['lab_preset']}' (it has "
+                       f"{', '.join(presets)}); using {st.session_state.get(f'lab_preset_{method}', presets[0])}.")
     preset = c3.selectbox("Preset", presets, key=f"lab_preset_{method}",
                           help="Named settings from the method's file (the papers' data sets; 'sample' for the "
                                "sample world). Presets first; change single settings below.")
+    st.session_state["lab_preset"] = preset           # what the link carries (the widget's key names the method)
     reason = L.why_not(method, data) if data is not None else "the data set is not loaded"
     cfg = make_config(method, preset if preset in spec.presets else "")
     trainable = bool(getattr(spec.model_cls, "trainable", True))
@@ -161,15 +169,11 @@ with tab_train:
         m2.metric(f"test {tk}", f"{s['test'].get(tk, float('nan')):.4f}" if s["test"] else "—",
                   help="scored once, with the validation-selected weights")
         m3.metric("parameters", f"{s['parameters']:,}")
-        d1, d2, d3 = st.columns([1.3, 1.3, 2])
+        d1, _ = st.columns([1.3, 3.3])
         d1.download_button("checkpoint (zip)", data=lambda r=current: L.checkpoint_zip(r),
                            file_name=f"{current.method}_{current.data_name.replace(' ', '_')}_seed{current.seed}.zip",
                            mime="application/zip", key="lab_ckpt_dl", icon=":material/download:",
                            on_click="ignore", help="model.safetensors + config.json (never a pickle)")
-        if current.history:
-            with d3:
-                export_buttons(ul.metric_figure(current.history, current.select, current.best_epoch,
-                                                   current.epochs), f"{current.method}_validation", key="lab_fig")
 
         with st.expander("A trajectory of this model (CSV / NPZ / GIF)"):
             split = current.split
@@ -254,8 +258,7 @@ with tab_data:
         ev = shown.log.events
         fig = ul.activity_figure(np.bincount(ev["user"].to_numpy(np.int64), minlength=shown.log.n_users),
                                  np.bincount(ev["item"].to_numpy(np.int64), minlength=shown.log.n_items))
-        C.chart(fig, key="lab_activity", filename="activity")
-        export_buttons(fig, f"{rep['name']}_activity", key="lab_activity_img")
+        C.chart(fig, key="lab_activity", filename=f"{rep['name']}_activity")
 
 # ================================================================================================= Load files
 with tab_files:
@@ -303,10 +306,9 @@ with tab_files:
             step = r2.slider("step", 1, info["steps"], info["steps"], key="lab_traj_step") if info["steps"] > 1 \
                 else 1
             fig = ul.trajectory_step_figure(traj, int(row), int(step) - 1)
-            C.chart(fig, key="lab_traj_fig", filename=f"{info['method']}_trajectory")
+            C.chart(fig, key="lab_traj_fig", filename=f"{info['method']}_step{int(step)}")
             st.caption("Blue: the user's own history (masked from the ranking); orange: this step's top-K; grey: every "
                        "other item. One y range for all steps, so heights compare across steps.")
-            export_buttons(fig, f"{info['method']}_step{int(step)}", key="lab_traj_img")
             g1, g2, g3 = st.columns(3)
             g1.download_button("CSV", data=lambda t=traj: ex.trajectory_csv(t), file_name=f"{info['method']}_traj.csv",
                                mime="text/csv", key="lab_traj_csv", on_click="ignore", icon=":material/download:")

@@ -6,6 +6,7 @@ of the loaded model, a session of the test split) with an on-page warning that n
 """
 from __future__ import annotations
 
+from diffrec_core import compare as compare_core
 from diffrec_core.diffusion import PRESETS
 from ui.reranking import CONDITION_LABELS
 from ui.reverse import SCOPES
@@ -104,6 +105,65 @@ RERANKING = {
     "rr_step": Param(int, None, range(0, STEP_MAX + 1), sticky=True),
 }
 
+# ------------------------------------------------------------------------------------------------ embeddings
+# The embeddings page's option lists live here (the page imports them) so links are validated against the same
+# values the widgets offer. Items and steps are checked statically here and clamped to the loaded data / chain.
+EM_KINDS = ("umap", "pca")
+EM_METHODS = ("diffurec", "dreamrec")
+EM_MAP_METHODS = ("diffurec", "dreamrec", "sasrec")
+EM_LAMBDAS = (1e-4, 1e-3, 1e-2, 0.1, 0.3, 1.0, 3.0)
+EM_SOURCES = ("user", "build")          # a built history is not linked (it can be long); the source is
+EM_HELDOUT = ("valid", "test")
+EM_SAMPLERS = ("ancestral", "ddim")
+EM_W_MAX, EM_W_STEP = 8.0, 0.5
+
+
+def _on_step(v, step, hi) -> bool:
+    return 0 <= v <= hi and abs(v / step - round(v / step)) < 1e-9
+
+
+EMBEDDINGS = {
+    "em_kind": Param(str, None, one_of(EM_KINDS)),
+    "em_map_method": Param(str, None, one_of(EM_MAP_METHODS)),
+    "em_method": Param(str, None, one_of(EM_METHODS)),
+    "em_item": Param(int, None, between(0, 10 ** 7)),
+    "em_t": Param(int, None, range(0, STEP_MAX + 1), sticky=True),
+    "em_source": Param(str, None, one_of(EM_SOURCES)),
+    "em_which": Param(str, None, one_of(EM_HELDOUT)),
+    "em_k": Param(int, 10, one_of((5, 10, 20))),
+    "em_sampler": Param(str, None, one_of(EM_SAMPLERS)),
+    "em_w": Param(float, None, Check(lambda v: _on_step(v, EM_W_STEP, EM_W_MAX), "0 … 8 in steps of 0.5")),
+    "em_lam": Param(float, 1e-3, one_of(EM_LAMBDAS)),
+    "em_step": Param(int, None, range(1, STEP_MAX + 1), sticky=True),
+    "em_sbs": Param(int, 100, Check(lambda v: _on_step(v, 5, 100), "0 … 100 in steps of 5")),
+}
+
+# ------------------------------------------------------------------------------------------------ compare
+COMPARE = {
+    "cmp_protocol": Param(str, None, one_of(compare_core.PROTOCOLS)),   # shown only when results hold several
+    "cmp_metric": Param(str, None, one_of(compare_core.METRICS)),
+    "cmp_frac": Param(int, 100, Check(lambda v: _on_step(v, 5, 100), "0 … 100 in steps of 5")),
+    "cmp_user": Param(int, None, between(0, 10 ** 7)),                    # clamped to the data's users on the page
+}
+
+# ------------------------------------------------------------------------------------------------ lab
+LAB_TABS = ("Train", "Data", "Load files")
+
+
+def _lab_params() -> dict:
+    """Tab, method and preset only: uploads and trained runs live in one session and cannot be linked."""
+    from diffrec_core import lab_train as L
+    from diffrec_core import registry
+
+    methods = L.lab_methods()
+    presets = sorted({p for m in methods for p in registry.get(m).presets} | {"sample"})
+    return {"lab_tab": Param(str, LAB_TABS[0], one_of(LAB_TABS)),
+            "lab_method": Param(str, None, one_of(methods)),
+            "lab_preset": Param(str, None, one_of(presets))}
+
+
+LAB = _lab_params()
+
 # page key (app.py's registry) -> its parameters; pages not listed carry only the sidebar's
 PAGE_PARAMS = {"home": {}, "forward": FORWARD, "reverse": REVERSE, "knowledge graph": KNOWLEDGE_GRAPH,
-               "reranking": RERANKING}
+               "reranking": RERANKING, "embeddings": EMBEDDINGS, "compare": COMPARE, "lab": LAB}
