@@ -50,6 +50,17 @@ def _chain(x: torch.Tensor, layers) -> torch.Tensor:
     return x
 
 
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo ('' where there is none), for the machine line of a report."""
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
+
+
 def cpu_share(cpu_s: float, wall_s: float) -> float:
     """Process CPU seconds over (wall seconds x torch threads): about 1 when the run had its cores to itself, well
     below 1 when other processes took them (then every wall time here is inflated)."""

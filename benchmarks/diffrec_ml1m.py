@@ -31,7 +31,7 @@ sys.path.insert(0, str(HERE))
 
 import torch  # noqa: E402
 
-from _floor import batch_sizes, cpu_share, eval_pass_floor, train_epoch_floor  # noqa: E402
+from _floor import batch_sizes, cpu_model, cpu_share, eval_pass_floor, train_epoch_floor  # noqa: E402
 from diffrec_core import registry  # noqa: E402
 from diffrec_core.pipeline import build_model, load_split, pick_device  # noqa: E402
 from diffrec_core.train import fit  # noqa: E402
@@ -62,13 +62,8 @@ def log(*a):
 def machine(device: torch.device) -> dict:
     info = {"python": platform.python_version(), "torch": torch.__version__, "threads": torch.get_num_threads(),
             "cpus": os.cpu_count(), "device": str(device), "platform": platform.platform()}
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                info["cpu"] = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    if cpu_model():
+        info["cpu"] = cpu_model()
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
         info["tf32_matmul"] = bool(torch.backends.cuda.matmul.allow_tf32)

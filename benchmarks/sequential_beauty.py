@@ -45,6 +45,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
+from _floor import cpu_model  # noqa: E402
 from diffrec_core.pipeline import build_model, load_split, pick_device  # noqa: E402
 from diffrec_core.train import fit  # noqa: E402
 
@@ -66,12 +67,10 @@ def machine() -> dict:
             "cpus": os.cpu_count(), "platform": platform.platform()}
     try:
         info["loadavg"] = [round(v, 2) for v in os.getloadavg()]
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                info["cpu"] = line.split(":", 1)[1].strip()
-                break
     except OSError:
         pass
+    if cpu_model():
+        info["cpu"] = cpu_model()
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
     return info
