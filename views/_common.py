@@ -126,10 +126,18 @@ def sticky_slider(label: str, lo: int, hi: int, key: str, default: int, containe
 
 # ------------------------------------------------------------------------------------------------ cached loads
 @st.cache_resource(show_spinner="Loading the data set…")
-def get_split(dataset: str):
+def get_split(dataset: str, how: str = "auto"):
+    """A data set's split: ``how='auto'`` the pages' default (chronological), ``'loo'`` leave-one-out."""
     from diffrec_core.pipeline import load_split
 
-    return load_split(dataset)
+    return load_split(dataset, how=how)
+
+
+def split_for(method: str, dataset: str):
+    """The split a method's protocol reads (methods.md 3.4): leave-one-out for sequence methods."""
+    from diffrec_core.pipeline import split_how
+
+    return get_split(dataset, split_how(method))
 
 
 def pretrained_root() -> str:
@@ -148,7 +156,7 @@ def _load_model(method: str, dataset: str, root: str):
             f"There is no pretrained checkpoint for **{method}** yet (looked in `{path}`). Make one with "
             f"`python -m diffrec_core pretrain --methods {method}` and reload this page.")
     try:
-        return load_pretrained(method, get_split(dataset), root=root)
+        return load_pretrained(method, split_for(method, dataset), root=root)
     except (ValueError, OSError, KeyError) as e:      # CheckpointError / ConfigError are ValueErrors
         raise MissingModel(f"The pretrained checkpoint for **{method}** in `{path}` could not be loaded: {e}. "
                            f"Re-create it with `python -m diffrec_core pretrain --methods {method}`.") from e

@@ -40,40 +40,18 @@ def needs_sequences(method: str) -> bool:
     return "sequences" in registry.get(method).needs
 
 
-@st.cache_resource(show_spinner="Loading the leave-one-out split…")
-def loo_split(dataset: str):
-    from diffrec_core.pipeline import load_split
-
-    return load_split(dataset, how="loo")
-
-
-def split_for(method: str, dataset: str):
-    return loo_split(dataset) if needs_sequences(method) else C.get_split(dataset)
-
-
-@st.cache_resource(show_spinner="Loading a pretrained model…")
-def _model(method: str, dataset: str, root: str):
-    from diffrec_core.pipeline import load_pretrained
-
-    path = Path(root) / method
-    if not (path / "model.safetensors").exists():
-        raise C.MissingModel(f"There is no pretrained checkpoint for **{method}** (looked in `{path}`): "
-                             f"`python -m diffrec_core pretrain --methods {method}`.")
-    try:
-        return load_pretrained(method, split_for(method, dataset), root=root)
-    except (ValueError, OSError, KeyError) as e:
-        raise C.MissingModel(f"The pretrained checkpoint for **{method}** could not be loaded: {e}.") from e
+split_for = C.split_for      # the split each method's protocol reads (leave-one-out for sequence methods)
 
 
 def model(method: str, dataset: str):
     if method in INTERACTION_VECTOR:
         return C.get_model(method, dataset)
-    return _model(method, dataset, C.pretrained_root())
+    return C._load_model(method, dataset, C.pretrained_root())
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
 def _trajectory(method: str, dataset: str, user: int, seed: int, k: int, root: str):
-    m = _model(method, dataset, root)
+    m = C._load_model(method, dataset, root)
     return m.trajectory(split_for(method, dataset), [int(user)], k=int(k), seed=int(seed))
 
 

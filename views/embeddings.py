@@ -28,28 +28,13 @@ SAMPLERS = {"ancestral": "ancestral (authors)", "ddim": "DDIM (our addition)"}
 
 
 # ------------------------------------------------------------------------------------------------ cached loads
-@st.cache_resource(show_spinner="Loading the leave-one-out split…")
 def get_seq_split(dataset: str):
     """Sequence methods read the leave-one-out split (methods.md 3.4), not the pages' default split."""
-    from diffrec_core import pipeline
-
-    return pipeline.load_split(dataset, how="loo")
+    return C.get_split(dataset, "loo")
 
 
-@st.cache_resource(show_spinner="Loading the pretrained model…")
 def get_seq_model(method: str, dataset: str, root: str):
-    from pathlib import Path
-
-    from diffrec_core import pipeline
-
-    path = Path(root) / method
-    if not (path / "model.safetensors").exists():
-        raise C.MissingModel(f"There is no pretrained checkpoint for **{method}** yet (looked in `{path}`). Make one "
-                             f"with `python -m diffrec_core pretrain --methods {method}` and reload this page.")
-    try:
-        return pipeline.load_pretrained(method, get_seq_split(dataset), root=root)
-    except (ValueError, OSError, KeyError) as e:
-        raise C.MissingModel(f"The pretrained checkpoint for **{method}** in `{path}` could not be loaded: {e}.") from e
+    return C._load_model(method, dataset, root)      # shared cache; loads on the method's own split
 
 
 @st.cache_resource(show_spinner=False)
