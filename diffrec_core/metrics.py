@@ -14,10 +14,10 @@ NEG_INF = float("-inf")
 
 
 def mask_scores(scores: torch.Tensor, seen: Optional[torch.Tensor]) -> torch.Tensor:
-    """Seen items (bool or 0/1 of the same shape) get -inf so they are never recommended."""
+    """Seen items (bool or 0/1 of the same shape, on any device) get -inf so they are never recommended."""
     if seen is None:
         return scores
-    return scores.masked_fill(seen.bool(), NEG_INF)
+    return scores.masked_fill(seen.to(scores.device, torch.bool), NEG_INF)
 
 
 def topk(scores: torch.Tensor, k: int) -> torch.Tensor:

@@ -70,7 +70,8 @@ def evaluate(model: Recommender, split: Split, which=("valid", "test"), ks=None,
         users = users_all[i:i + batch_size]
         shared = None if model.test_uses_valid else scores(users, which[0])
         for w in which:
-            s = (shared if shared is not None else scores(users, w)).float().cpu()
+            # masking and top-K stay on the model's device; only the (B, K) indices come back to the CPU
+            s = (shared if shared is not None else scores(users, w)).float()
             seen = _seen(split, users, w)
             gt = torch.from_numpy(split.rows(users, w) > 0)
             if s.shape[1] > split.n_items:  # the padding item's column: never seen, never a target
@@ -78,7 +79,7 @@ def evaluate(model: Recommender, split: Split, which=("valid", "test"), ks=None,
                 seen, gt = torch.cat([seen, extra], 1), torch.cat([gt, extra], 1)
             if mask_seen:
                 s = mask_scores(s, seen)
-            m = ranking_metrics(topk(s, kmax), gt, ks)
+            m = ranking_metrics(topk(s, kmax).cpu(), gt, ks)
             for k, v in m.items():
                 per[w].setdefault(k, []).append(v)
             ngt[w].append(gt.sum(1))

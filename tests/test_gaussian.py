@@ -143,3 +143,61 @@ def test_dnn_first_layer_gradients_equal_plain_autograd():
         (ref(x.clone().requires_grad_(True), k) ** 2).sum().backward()   # input grad -> the plain autograd path
         for (name, a), (_, b) in zip(net.named_parameters(), ref.named_parameters()):
             assert torch.allclose(a.grad, b.grad, atol=1e-6), name
+
+
+def test_column_major_training_batch_gives_the_same_loss_and_gradients():
+    """DiffRec.fit_epoch stores a large batch column by column (faster BLAS for the wide last layer): with the
+    same noise and the same dropout mask, the loss and every gradient equal the row-major batch's."""
+    import copy
+
+    from diffrec_core.diffusion import rng
+    from diffrec_core.methods.dnn import DNN, mirrored_dims
+
+    torch.manual_seed(0)
+    I, B = 700, 400                                   # B * I >= rng.MIN_SPLIT: the column-major path
+    assert B * I >= rng.MIN_SPLIT
+    d = GaussianDiffusion(ScheduleConfig("linear_var", 8, 0.5, 1e-3, 0.5, 1e-5), history_len=4)
+    net = DNN(*mirrored_dims(I, [32]), emb_size=10, dropout=0.5)
+    ref = copy.deepcopy(net)
+    x_row = (torch.rand(B, I) < 0.05).float()
+    x_col = x_row.t().contiguous().t()
+    assert rng.column_major(x_col) and not rng.column_major(x_row)
+    noise, k = torch.randn(B, I), torch.randint(0, 8, (B,))
+    mask = rng.keep_mask((B, I), 0.5, torch.Generator().manual_seed(4))
+
+    def run(model, x):
+        import diffrec_core.methods.dnn as dnn
+        keep = dnn.keep_mask_like
+        dnn.keep_mask_like = lambda like, p, generator=None: mask   # the same coins for both layouts
+        try:
+            out = d.training_loss(model, x, k=k, noise=noise, update_history=False)
+        finally:
+            dnn.keep_mask_like = keep
+        out["loss"].mean().backward()
+        return out
+    a, b = run(net, x_col), run(ref, x_row)
+    assert rng.column_major(a["x0_hat"]) and not rng.column_major(b["x0_hat"])
+    torch.testing.assert_close(a["loss"], b["loss"], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(a["x0_hat"], b["x0_hat"], rtol=1e-5, atol=1e-5)
+    for (name, p), (_, q) in zip(net.named_parameters(), ref.named_parameters()):
+        torch.testing.assert_close(p.grad, q.grad, rtol=1e-4, atol=1e-6, msg=name)
+
+
+def test_first_layer_keeps_the_authors_state_dict():
+    """FirstLinear stores its weight transposed, but the state_dict holds nn.Linear's (H, I+10) ``weight`` in
+    nn.Linear's key order, and loading a plain Linear's state_dict gives the same layer."""
+    from torch import nn
+
+    from diffrec_core.methods.dnn import FirstLinear
+
+    torch.manual_seed(5)
+    first = FirstLinear(12, 4)
+    torch.manual_seed(5)
+    plain = nn.Linear(12, 4)                          # the same draws as FirstLinear's
+    assert list(first.state_dict()) == list(plain.state_dict()) == ["weight", "bias"]
+    assert torch.equal(first.state_dict()["weight"], plain.weight.detach())
+    other = nn.Linear(12, 4)
+    first.load_state_dict(other.state_dict())
+    z = torch.randn(3, 12)
+    torch.testing.assert_close(first(z), other(z))
+    assert first.weight_t.is_contiguous() and first.weight.shape == (4, 12)

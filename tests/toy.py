@@ -26,23 +26,24 @@ def toy_split(n_users=120, n_items=60, seed=0) -> Split:
                  item_genres=[f"g{g}" for g in item_group])
 
 
-def check_contract(name, fresh, split, tmp_path):
+def check_contract(name, fresh, split, tmp_path, device="cpu"):
     """The method contract of design.md, for any registered method built by ``fresh()`` on ``split``: shapes,
     determinism under a seed, the last trajectory step is the final recommendation (history masked), and
-    save -> load gives identical outputs."""
+    save -> load gives identical outputs. ``device``: where the models are moved before training (``tests/
+    test_cuda.py`` runs the same contract on a GPU); scores are compared on the CPU."""
     from diffrec_core import checkpoint
     from diffrec_core.train import fit
 
     users = np.array([0, 3, 7])
-    a = fresh()
+    a = fresh().to(device)
     fit(a, split, seed=3)
-    s = a.score(split, users, "valid")
+    s = a.score(split, users, "valid").cpu()
     assert s.shape == (3, split.n_items) and torch.isfinite(s).all()
 
     # determinism: the same seed gives the same model
-    b = fresh()
+    b = fresh().to(device)
     fit(b, split, seed=3)
-    assert torch.allclose(s, b.score(split, users, "valid"), atol=1e-6)
+    assert torch.allclose(s, b.score(split, users, "valid").cpu(), atol=1e-6)
 
     # the trajectory's last step is the final recommendation
     tr = a.trajectory(split, users, k=5)
@@ -59,7 +60,7 @@ def check_contract(name, fresh, split, tmp_path):
 
     # save -> load gives identical outputs
     checkpoint.save(a, tmp_path / name, split.name)
-    c, meta = checkpoint.load(tmp_path / name, split.n_users, split.n_items)
+    c, meta = checkpoint.load(tmp_path / name, split.n_users, split.n_items, device=device)
     c.attach(split)
     assert meta["method"] == name
-    assert torch.equal(s, c.score(split, users, "valid"))
+    assert torch.equal(s, c.score(split, users, "valid").cpu())

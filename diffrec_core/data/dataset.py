@@ -115,9 +115,12 @@ class Split:
     def n_items(self) -> int:
         return self.train.shape[1]
 
-    def rows(self, users, which: str = "train") -> np.ndarray:
-        """Dense float32 rows of one matrix for a batch of users (the per-batch densification)."""
+    def rows(self, users, which: str = "train", order: str = "C") -> np.ndarray:
+        """Dense float32 rows of one matrix for a batch of users (the per-batch densification). ``order='F'``
+        stores them column by column (see ``DiffRec.fit_epoch``)."""
         m = getattr(self, which)
+        if order == "F":
+            return m[np.asarray(users)].toarray(order="F").astype(np.float32, copy=False)
         return np.asarray(m[np.asarray(users)].todense(), dtype=np.float32)
 
     def stats(self) -> dict:

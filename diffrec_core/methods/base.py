@@ -86,10 +86,11 @@ class Recommender(nn.Module):
             return t.device
         return torch.device("cpu")
 
-    def input_rows(self, split: Split, users, which: str = "valid") -> torch.Tensor:
+    def input_rows(self, split: Split, users, which: str = "valid", col_major: bool = False) -> torch.Tensor:
         """The interaction vectors a method reads for these users: the training history (and, for the test
-        pass with ``test_input='train+valid'``, the validation items too)."""
-        x = split.rows(users, "train")
+        pass with ``test_input='train+valid'``, the validation items too). ``col_major``: the same (B, I)
+        values stored column by column."""
+        x = split.rows(users, "train", "F" if col_major else "C")
         if which == "test" and getattr(self.config, "test_input", "train") == "train+valid":
             x = np.maximum(x, split.rows(users, "valid"))
         return torch.from_numpy(x).to(self.device)

@@ -19,6 +19,7 @@ import torch
 
 from ..data.dataset import Split
 from ..diffusion import GaussianDiffusion, ScheduleConfig
+from ..diffusion.rng import MIN_SPLIT
 from ..registry import MethodSpec, register
 from .base import Recommender, build_trajectory
 from .dnn import DNN, mirrored_dims
@@ -99,8 +100,8 @@ class DiffRec(Recommender):
         return self.diffusion.T
 
     # T-DiffRec overrides this to weight the row by time; DiffRec diffuses the binary row.
-    def diffused_rows(self, split: Split, users, which: str = "valid") -> torch.Tensor:
-        return self.input_rows(split, users, which)
+    def diffused_rows(self, split: Split, users, which: str = "valid", col_major: bool = False) -> torch.Tensor:
+        return self.input_rows(split, users, which, col_major)
 
     def fit_epoch(self, split, generator, rng) -> dict:
         self.train()
@@ -109,7 +110,12 @@ class DiffRec(Recommender):
         bs = int(self.config.batch_size)
         total, n = 0.0, 0
         for i in range(0, len(users), bs):
-            x = self.diffused_rows(split, users[i:i + bs])
+            # a large batch is stored column by column: the noise, the dropout mask and the network's output
+            # follow its layout, and CPU BLAS writes the (B, I) output of the last layer about 1.3x faster that
+            # way (DNN.forward). Small batches (the sample world) keep the row order, so their draws - and the
+            # pretrained checkpoints - stay as they were
+            batch = users[i:i + bs]
+            x = self.diffused_rows(split, batch, col_major=len(batch) * split.n_items >= MIN_SPLIT)
             loss = self.diffusion.training_loss(self.net, x, generator=generator)["loss"].mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -162,11 +168,13 @@ class TDiffRec(DiffRec):
 
     attach = prepare
 
-    def diffused_rows(self, split, users, which="valid") -> torch.Tensor:
+    def diffused_rows(self, split, users, which="valid", col_major: bool = False) -> torch.Tensor:
         w = getattr(self, "_weighted", None)
         if w is None or w.shape != split.train.shape:
             self.prepare(split)
-        x = np.asarray(self._weighted[np.asarray(users)].todense(), dtype=np.float32)
+        rows = self._weighted[np.asarray(users)]
+        x = (rows.toarray(order="F").astype(np.float32, copy=False) if col_major
+             else np.asarray(rows.todense(), dtype=np.float32))
         if which == "test" and self.config.test_input == "train+valid":
             x = np.maximum(x, split.rows(users, "valid"))
         return torch.from_numpy(x).to(self.device)

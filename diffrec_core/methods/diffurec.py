@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..diffusion import GaussianDiffusion, ScheduleConfig, sinusoid_cos_first
+from ..diffusion.rng import draw
 from ..registry import MethodSpec, register
 from .seq_common import (ATTN_MASKS, SeqRecommender, Transformer, attention_allowed, cpu_generator,
                          epoch_batches)
@@ -153,10 +154,12 @@ class DiffuRec(SeqRecommender):
         return self.LayerNorm(rep), attention_allowed(tokens > 0, self.config.attn_mask)
 
     def _lambda(self, like: torch.Tensor, generator, delta: Optional[float] = None) -> torch.Tensor:
-        """λ ~ N(δ, δ²) elementwise with the history's shape, drawn on the CPU generator (device-independent)."""
+        """λ ~ N(δ, δ²) elementwise with the history's shape, from the CPU generator: the plain CPU stream on the
+        CPU and for small draws everywhere; a (B, L, d) draw at the authors' size is made on the GPU (``rng.draw``:
+        copying it over at every reverse step made a Beauty validation pass 50 s on an H100)."""
         delta = float(self.config.lambda_uncertainty if delta is None else delta)
-        z = torch.randn(like.shape, generator=generator, dtype=like.dtype)
-        return (delta + delta * z).to(like.device)
+        z = draw(like.shape, "normal", generator, like.dtype, like.device, chunked=False)
+        return z.mul_(delta).add_(delta)
 
     def denoiser(self, rep, allowed, generator, delta: Optional[float] = None):
         """model_fn(x_k, k) for the shared GaussianDiffusion: a fresh λ on every call, k rescaled by 1000/T."""
