@@ -67,18 +67,6 @@ def cpu_share(cpu_s: float, wall_s: float) -> float:
     return cpu_s / max(wall_s * torch.get_num_threads(), 1e-9)
 
 
-def _median_of(fn, reps: int, device) -> Dict[str, object]:
-    times, shares = [], []
-    for _ in range(reps):
-        _sync(device)
-        t0, c0 = time.perf_counter(), time.process_time()
-        fn()
-        _sync(device)
-        times.append(time.perf_counter() - t0)
-        shares.append(cpu_share(time.process_time() - c0, times[-1]))
-    return {"seconds": statistics.median(times), "reps": times, "cpu_share": shares}
-
-
 def flops_train(sizes: Sequence[int], batches: Sequence[int]) -> float:
     """Forward (1 GEMM per layer) + backward (weight GEMM per layer, input GEMM for all layers but the first)."""
     n = sum(batches)
@@ -92,9 +80,18 @@ def flops_eval(sizes: Sequence[int], batches: Sequence[int], steps: int) -> floa
     return 2.0 * n * steps * sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
 
 
-def train_epoch_floor(sizes: Sequence[int], batches: Sequence[int], reps: int = 3, device="cpu",
-                      dtype=torch.float32) -> Dict[str, object]:
-    """Median seconds of the forward+backward GEMMs of one epoch (see the module docstring)."""
+def _timed(fn, device) -> float:
+    _sync(device)
+    t0 = time.perf_counter()
+    fn()
+    _sync(device)
+    return time.perf_counter() - t0
+
+
+def train_epoch_runner(sizes: Sequence[int], batches: Sequence[int], device="cpu", dtype=torch.float32):
+    """A callable that runs the forward+backward GEMMs of one epoch (see the module docstring) and returns its
+    wall seconds. Tensors are made, and every shape run once, when the runner is built, so repeated calls -
+    e.g. one after every training epoch of a benchmark, the *paired* floor - time only the products."""
     device = torch.device(device)
     layers = _layers(sizes, device, dtype, grad=True)
     params = [t for wb in layers for t in wb]
@@ -110,28 +107,50 @@ def train_epoch_floor(sizes: Sequence[int], batches: Sequence[int], reps: int = 
             out.backward(dys[b])
 
     epoch(sorted(set(batches)))  # warm-up: every shape once
-    r = _median_of(lambda: epoch(batches), reps, device)
-    r["gflop"] = flops_train(sizes, batches) / 1e9
-    r["gflops_per_s"] = r["gflop"] / r["seconds"]
-    return r
+    return lambda: _timed(lambda: epoch(batches), device)
 
 
-@torch.no_grad()
-def eval_pass_floor(sizes: Sequence[int], batches: Sequence[int], steps: int, reps: int = 3, device="cpu",
-                    dtype=torch.float32) -> Dict[str, object]:
-    """Median seconds of ``steps`` forward chains for every batch (one evaluation pass over all users)."""
+def eval_pass_runner(sizes: Sequence[int], batches: Sequence[int], steps: int, device="cpu",
+                     dtype=torch.float32):
+    """A callable that runs ``steps`` forward chains for every batch (one evaluation pass over all users) and
+    returns its wall seconds; built and warmed up once, like :func:`train_epoch_runner`."""
     device = torch.device(device)
     layers = _layers(sizes, device, dtype, grad=False)
     g = torch.Generator().manual_seed(2)
     xs = {b: torch.randn(b, sizes[0], generator=g, dtype=dtype).to(device) for b in set(batches)}
 
+    @torch.no_grad()
     def run(bs, n_steps):
         for b in bs:
             for _ in range(n_steps):
                 _chain(xs[b], layers)
 
     run(sorted(set(batches)), 1)  # warm-up: every shape once
-    r = _median_of(lambda: run(batches, steps), reps, device)
+    return lambda: _timed(lambda: run(batches, steps), device)
+
+
+def _median_of_runner(runner, reps: int) -> Dict[str, object]:
+    times, shares = [], []
+    for _ in range(reps):
+        c0 = time.process_time()
+        times.append(runner())
+        shares.append(cpu_share(time.process_time() - c0, times[-1]))
+    return {"seconds": statistics.median(times), "reps": times, "cpu_share": shares}
+
+
+def train_epoch_floor(sizes: Sequence[int], batches: Sequence[int], reps: int = 3, device="cpu",
+                      dtype=torch.float32) -> Dict[str, object]:
+    """Median seconds of the forward+backward GEMMs of one epoch (see the module docstring)."""
+    r = _median_of_runner(train_epoch_runner(sizes, batches, device, dtype), reps)
+    r["gflop"] = flops_train(sizes, batches) / 1e9
+    r["gflops_per_s"] = r["gflop"] / r["seconds"]
+    return r
+
+
+def eval_pass_floor(sizes: Sequence[int], batches: Sequence[int], steps: int, reps: int = 3, device="cpu",
+                    dtype=torch.float32) -> Dict[str, object]:
+    """Median seconds of ``steps`` forward chains for every batch (one evaluation pass over all users)."""
+    r = _median_of_runner(eval_pass_runner(sizes, batches, steps, device, dtype), reps)
     r["gflop"] = flops_eval(sizes, batches, steps) / 1e9
     r["gflops_per_s"] = r["gflop"] / r["seconds"]
     return r

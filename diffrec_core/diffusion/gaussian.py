@@ -100,9 +100,12 @@ class GaussianDiffusion(nn.Module):
         return v.view(-1, *([1] * (like.dim() - 1)))
 
     def _k(self, k, n: int, device) -> torch.Tensor:
+        """Per-row steps. One step for every row comes back as a stride-0 expansion of a single value, which
+        tells a denoiser that all rows share it (DNN then computes one time embedding) without comparing the
+        rows - on a GPU that comparison is a device-to-host sync at every reverse step."""
         if isinstance(k, torch.Tensor) and k.dim() == 1:
             return k.to(device=device, dtype=torch.long)
-        return torch.full((n,), int(k), dtype=torch.long, device=device)
+        return torch.full((1,), int(k), dtype=torch.long, device=device).expand(n)
 
     @property
     def noise_std(self) -> torch.Tensor:
@@ -253,10 +256,13 @@ class GaussianDiffusion(nn.Module):
         # a network may fuse the deterministic x0-mode step c1 x0_hat + c2 x into its last layer
         fused = (not record and not sampling_noise and self.mean_type == "x0" and not self.no_noise
                  and hasattr(model_fn, "forward_mixed"))
+        if fused:  # coefficients rounded to float32 first, as the authors' _extract_into_tensor does; read once
+            coef1 = self.posterior_mean_coef1.float().tolist()        # (one host copy, not a sync per step)
+            coef2 = self.posterior_mean_coef2.float().tolist()
         for k in ks:
             kt = self._k(k, x.shape[0], x.device)
-            if fused:  # coefficients rounded to float32 first, as the authors' _extract_into_tensor does
-                c1, c2 = float(self.posterior_mean_coef1[k].float()), float(self.posterior_mean_coef2[k].float())
+            if fused:
+                c1, c2 = coef1[k], coef2[k]
                 x = model_fn.forward_mixed(x, kt, c1, c2)
                 rec.steps.append(int(k))
                 continue

@@ -71,12 +71,16 @@ def _cpu(shape, n, kind, plain, generator, dtype, chunked) -> torch.Tensor:
         else:
             parts[i].uniform_(generator=g)
 
+    # the calling thread fills its share too: one thread handed work instead of a pool of `workers` woken
+    # while the caller waits (the handover showed as about a third of the draw's cost right after a GEMM)
     workers = max(1, min(CHUNKS, torch.get_num_threads()))
-    if workers == 1:
-        for i in range(CHUNKS):
-            fill(i)
-    else:
-        list(_pool(workers).map(fill, range(CHUNKS)))
+    mine = [i for i in range(CHUNKS) if i % workers == 0]
+    theirs = [i for i in range(CHUNKS) if i % workers != 0]
+    pending = [_pool(workers - 1).submit(fill, i) for i in theirs] if theirs else []
+    for i in mine:
+        fill(i)
+    for f in pending:
+        f.result()
     return out
 
 

@@ -147,8 +147,8 @@ class DNN(nn.Module):
 
     def _hidden(self, x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
         """Everything up to the input of the last layer."""
-        if k.numel() > 1 and bool((k == k[0]).all()):
-            k = k[:1]                                   # one embedding row, broadcast by addmm
+        if k.numel() > 1 and (k.stride(0) == 0 or (k.device.type == "cpu" and bool((k == k[0]).all()))):
+            k = k[:1]          # one embedding row, broadcast by addmm (stride 0: GaussianDiffusion._k's one step)
         emb = self.time_embedding(k)
         if self.norm:
             x = F.normalize(x)
