@@ -31,6 +31,14 @@ MIN_SPLIT = 1 << 18        # elements; smaller draws use one generator as before
 _pools: dict = {}
 
 
+def _shape(shape: Sequence[int]):
+    shape = tuple(int(s) for s in shape)
+    n = 1
+    for s in shape:
+        n *= s
+    return shape, n
+
+
 def _pool(workers: int) -> ThreadPoolExecutor:
     if workers not in _pools:
         _pools[workers] = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="diffrec-rng")
@@ -42,10 +50,7 @@ def draw(shape: Sequence[int], kind: str = "normal", generator: Optional[torch.G
     """Standard-normal (``kind='normal'``) or U[0, 1) (``'uniform'``) draws on ``device`` (default the CPU).
     ``chunked=False`` keeps a large CPU draw on the one plain stream (callers whose released numbers predate
     the chunking)."""
-    shape = tuple(int(s) for s in shape)
-    n = 1
-    for s in shape:
-        n *= s
+    shape, n = _shape(shape)
     plain = torch.randn if kind == "normal" else torch.rand
     if kind not in ("normal", "uniform"):
         raise ValueError(f"kind must be 'normal' or 'uniform', got {kind!r}")
@@ -71,8 +76,7 @@ def _cpu(shape, n, kind, plain, generator, dtype, chunked) -> torch.Tensor:
         else:
             parts[i].uniform_(generator=g)
 
-    # the calling thread fills its share too: one thread handed work instead of a pool of `workers` woken
-    # while the caller waits (the handover showed as about a third of the draw's cost right after a GEMM)
+    # the calling thread fills its share too, rather than idling while a pool of `workers` threads is woken
     workers = max(1, min(CHUNKS, torch.get_num_threads()))
     mine = [i for i in range(CHUNKS) if i % workers == 0]
     theirs = [i for i in range(CHUNKS) if i % workers != 0]
@@ -114,10 +118,7 @@ def keep_mask(shape: Sequence[int], p: float, generator: Optional[torch.Generato
     from numpy's PCG64 seeded by ``generator``, unpacked by ``np.unpackbits``: about 0.2 ms for a (400 x 2810)
     ML-1M batch instead of 3.3 ms for a float uniform draw plus the compare (some 45 ms of a 0.9 s epoch on 2
     cores). The result is then a 0/1 uint8 tensor, which a product with a float tensor reads without a copy."""
-    shape = tuple(int(s) for s in shape)
-    n = 1
-    for s in shape:
-        n *= s
+    shape, n = _shape(shape)
     dev = torch.device(device) if device is not None else torch.device("cpu")
     if p == 0.5 and n >= MIN_SPLIT and dev.type == "cpu":
         seed = int(torch.randint(0, 2**62, (1,), generator=generator))
