@@ -99,6 +99,12 @@ class DiffRec(Recommender):
     def n_diffusion_steps(self) -> int:
         return self.diffusion.T
 
+    def prepare(self, split: Split) -> None:
+        """Build the optimiser before the first epoch, as the authors' main.py does before its training loop.
+        Its first construction in a process imports torch._dynamo (about 1 s on CPU), which would otherwise be
+        counted in epoch 1."""
+        self.optimizer()
+
     # T-DiffRec overrides this to weight the row by time; DiffRec diffuses the binary row.
     def diffused_rows(self, split: Split, users, which: str = "valid", col_major: bool = False) -> torch.Tensor:
         return self.input_rows(split, users, which, col_major)
@@ -164,9 +170,11 @@ class TDiffRec(DiffRec):
     name = "tdiffrec"
 
     def prepare(self, split: Split) -> None:
+        super().prepare(split)
         self._weighted = time_weighted(split, self.config.w_min, self.config.w_max)
 
-    attach = prepare
+    def attach(self, split: Split) -> None:
+        self._weighted = time_weighted(split, self.config.w_min, self.config.w_max)
 
     def diffused_rows(self, split, users, which="valid", col_major: bool = False) -> torch.Tensor:
         w = getattr(self, "_weighted", None)
