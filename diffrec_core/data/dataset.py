@@ -80,6 +80,13 @@ def csr_from_pairs(users: np.ndarray, items: np.ndarray, n_users: int, n_items: 
     return m
 
 
+def dense_rows(rows, order: str = "C") -> np.ndarray:
+    """A sparse batch of rows as a dense float32 array, row-major (``order='C'``) or column by column ('F')."""
+    if order == "F":
+        return rows.toarray(order="F").astype(np.float32, copy=False)
+    return np.asarray(rows.todense(), dtype=np.float32)
+
+
 @dataclass
 class Split:
     """Train / valid / test matrices over one user and item index (all CSR, float32, binary).
@@ -118,10 +125,7 @@ class Split:
     def rows(self, users, which: str = "train", order: str = "C") -> np.ndarray:
         """Dense float32 rows of one matrix for a batch of users (the per-batch densification). ``order='F'``
         stores them column by column (see ``DiffRec.fit_epoch``)."""
-        m = getattr(self, which)
-        if order == "F":
-            return m[np.asarray(users)].toarray(order="F").astype(np.float32, copy=False)
-        return np.asarray(m[np.asarray(users)].todense(), dtype=np.float32)
+        return dense_rows(getattr(self, which)[np.asarray(users)], order)
 
     def stats(self) -> dict:
         n = self.train.nnz + self.valid.nnz + self.test.nnz

@@ -377,9 +377,9 @@ def row_mse(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 def _randn(like: torch.Tensor, generator: Optional[torch.Generator]) -> torch.Tensor:
-    """Standard normal noise shaped (and laid out) like ``like``, from the caller's CPU generator (the "same noise across settings"
-    promise of the app): small draws are the CPU stream on any device; large ones are split over threads on the CPU
-    and made on the GPU itself there (``rng.draw``)."""
+    """Standard normal noise shaped (and laid out) like ``like``, from the caller's CPU generator (the "same noise
+    across settings" promise of the app): small draws are the CPU stream on any device; large ones are split over
+    threads on the CPU and made on the GPU itself there (``rng.draw``)."""
     return rng.draw_like(like, "normal", generator)
 
 

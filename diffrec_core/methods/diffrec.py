@@ -17,7 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from ..data.dataset import Split
+from ..data.dataset import Split, dense_rows
 from ..diffusion import GaussianDiffusion, ScheduleConfig
 from ..diffusion.rng import MIN_SPLIT
 from ..registry import MethodSpec, register
@@ -180,9 +180,7 @@ class TDiffRec(DiffRec):
         w = getattr(self, "_weighted", None)
         if w is None or w.shape != split.train.shape:
             self.prepare(split)
-        rows = self._weighted[np.asarray(users)]
-        x = (rows.toarray(order="F").astype(np.float32, copy=False) if col_major
-             else np.asarray(rows.todense(), dtype=np.float32))
+        x = dense_rows(self._weighted[np.asarray(users)], "F" if col_major else "C")
         if which == "test" and self.config.test_input == "train+valid":
             x = np.maximum(x, split.rows(users, "valid"))
         return torch.from_numpy(x).to(self.device)
