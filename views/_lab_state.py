@@ -45,6 +45,19 @@ def _ml100k(folder: str) -> L.LabData:
     return L.LabData.from_folder(folder, "ML-100K (RecBole)")
 
 
+def _held(key: str, store) -> list:
+    """(id, entry) of this session's ids under ``key`` that ``store`` still holds, oldest first; ids the store
+    has evicted are forgotten."""
+    ids, out = _ids(key), []
+    for i in list(ids):
+        e = store.get(i)
+        if e is None:
+            ids.remove(i)
+        else:
+            out.append((i, e))
+    return out
+
+
 def add_dataset(data: L.LabData) -> str:
     did = L.DATASETS.put(data, "data", data.name)
     ids = _ids("lab_data")
@@ -61,13 +74,7 @@ def datasets() -> List[Tuple[str, str]]:
     out = [(SAMPLE_ID, "Sample world (1,000 users × 500 items)")]
     if recbole_ml100k() is not None:
         out.append((ML100K_ID, "ML-100K with its knowledge graph (RecBole package data)"))
-    ids = _ids("lab_data")
-    for did in list(ids):
-        e = L.DATASETS.get(did)
-        if e is None:
-            ids.remove(did)
-        else:
-            out.append((did, f"Upload: {e.label}"))
+    out += [(did, f"Upload: {e.label}") for did, e in _held("lab_data", L.DATASETS)]
     return out
 
 
@@ -108,15 +115,7 @@ def get_run(rid: Optional[str]) -> Optional[L.LabRun]:
 
 def runs() -> List[Tuple[str, L.LabRun]]:
     """This session's runs still held (running or done), oldest first; evicted ids are forgotten."""
-    out = []
-    ids = _ids("lab_runs")
-    for rid in list(ids):
-        e = L.RUNS.get(rid)
-        if e is None:
-            ids.remove(rid)
-        else:
-            out.append((rid, e.obj))
-    return out
+    return [(rid, e.obj) for rid, e in _held("lab_runs", L.RUNS)]
 
 
 def trained_models() -> List[Tuple[str, L.LabRun]]:
