@@ -1,5 +1,5 @@
 """DiffRec's network, loss and reverse sampler against numbers computed with the authors' own code
-(../shared/golden: diffrec_dnn.npz, diffrec_loss.npz, diffrec_psample.npz)."""
+(tests/golden: diffrec_dnn.npz, diffrec_loss.npz, diffrec_psample.npz)."""
 import numpy as np
 import pytest
 import torch
@@ -7,13 +7,13 @@ import torch
 from diffrec_core.diffusion import GaussianDiffusion, ScheduleConfig, sinusoid_cos_first
 from diffrec_core.methods.dnn import DNN
 
-from conftest import GOLDEN, need
+from conftest import GOLDEN
 
 ML1M = ScheduleConfig("linear_var", 40, 5e-3, 5e-3, 1e-2, 1e-5)
 
 
 def _dnn():
-    z = np.load(need(GOLDEN) / "diffrec_dnn.npz")
+    z = np.load(GOLDEN / "diffrec_dnn.npz")
     in_dims, out_dims = z["in_dims"].tolist(), z["out_dims"].tolist()
     net = DNN(in_dims, out_dims, emb_size=10, norm=False, dropout=0.5)
     state = {k[len("param__"):]: torch.from_numpy(z[k]) for k in z.files if k.startswith("param__")}

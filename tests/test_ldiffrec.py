@@ -6,6 +6,7 @@ import scipy.sparse as sp
 import torch
 
 from conftest import DATA, need
+from tolerances import F32_NET
 from diffrec_core import registry
 from diffrec_core.data.dataset import Split
 from diffrec_core.methods.base import config_from_dict
@@ -136,8 +137,9 @@ def test_scores_deterministic_and_trajectory_matches_score(trained, split):
     assert tr.scores.shape == (S, 3, N_ITEMS) and tr.final.shape == (3, L)
     seen = torch.from_numpy(split.rows(users) > 0)
     expected = mask_scores(a, seen).numpy()
-    np.testing.assert_allclose(tr.scores[-1], expected, rtol=1e-6, atol=1e-6)
-    np.testing.assert_allclose(tr.final_scores, expected, rtol=1e-6, atol=1e-6)
+    # the trajectory decodes step by step, score() in one pass: float32 rounding of two computations
+    np.testing.assert_allclose(tr.scores[-1], expected, **F32_NET)
+    np.testing.assert_allclose(tr.final_scores, expected, **F32_NET)
     assert len(tr.meta["item_cluster"]) == N_ITEMS and sum(tr.meta["cluster_sizes"]) == N_ITEMS
     assert tr.meta["latent_slices"][-1][1] == L and tr.meta["space"] == "latent"
 

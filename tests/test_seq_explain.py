@@ -9,6 +9,8 @@ from diffrec_core import pipeline
 from diffrec_core import seq_explain as SX
 from diffrec_core.methods.seq_common import cpu_generator
 
+from tolerances import F32_CHAIN, F32_NET, assert_same_ranking
+
 
 @pytest.fixture(scope="module")
 def split():
@@ -33,7 +35,7 @@ def test_reverse_from_a_users_history_equals_the_models_trajectory(models, split
         np.testing.assert_allclose(mine.states, ref.states, atol=1e-4)
         np.testing.assert_allclose(mine.x0_hat, ref.x0_hat, atol=1e-4)
         np.testing.assert_allclose(mine.scores, ref.scores, atol=1e-3)
-        np.testing.assert_array_equal(mine.final_topk, ref.final_topk)
+        assert_same_ranking(mine.final_topk, ref.final_topk, ref.final_scores, atol=1e-3)
         held = (split.test if which == "test" else split.valid)[u].indices
         assert target == int(held[0])
         assert mine.meta["history"] == [int(i) for i in items] and mine.users.tolist() == [u]
@@ -47,7 +49,8 @@ def test_guidance_w0_equals_the_conditional_model(models):
     k = torch.tensor([0, 10, 50, 99])
     hh = h.expand(4, -1)
     with torch.no_grad():
-        assert torch.equal(dr.tenc.guided(x, hh, k, 0.0), dr.tenc(x, hh, k))
+        # guided() runs both branches in one 8-row batch, tenc() a 4-row one: another GEMM, other rounding
+        torch.testing.assert_close(dr.tenc.guided(x, hh, k, 0.0), dr.tenc(x, hh, k), **F32_NET)
         assert not torch.allclose(dr.tenc.guided(x, hh, k, 2.0), dr.tenc(x, hh, k))
     # the whole w = 0 run equals an ancestral run of the conditional network alone, from the same seed
     w0 = SX.reverse(dr, items, seed=4, w=0.0)
@@ -56,8 +59,8 @@ def test_guidance_w0_equals_the_conditional_model(models):
     with torch.no_grad():
         cond = dr.diffusion.sample_ancestral(lambda x_, k_: dr.tenc(x_, h, k_), (1, dr.config.hidden),
                                              variance="small", record=True, x_T=x_T, generator=gen)
-    np.testing.assert_allclose(w0.final, cond.final.numpy(), atol=1e-6)
-    np.testing.assert_allclose(w0.x0_hat[:-1, 0], cond.x0_hats[:-1, 0].numpy(), atol=1e-6)
+    np.testing.assert_allclose(w0.final, cond.final.numpy(), **F32_CHAIN)
+    np.testing.assert_allclose(w0.x0_hat[:-1, 0], cond.x0_hats[:-1, 0].numpy(), **F32_CHAIN)
 
 
 def test_guidance_sweep_shares_the_noise_and_matches_single_runs(models):
@@ -115,7 +118,7 @@ def test_forward_item(models):
     T = du.diffusion.T
     assert run.states.shape == (T + 1, du.config.hidden) and run.t.tolist() == list(range(T + 1))
     np.testing.assert_allclose(run.states[0], du.item_embeddings.weight[43].detach().numpy(), atol=1e-6)
-    assert run.cos_to_item[0] == pytest.approx(1.0) and run.rank_of_item[0] == 1 and run.nearest[0, 0] == 42
+    assert run.cos_to_item[0] == pytest.approx(1.0, abs=1e-5) and run.rank_of_item[0] == 1 and run.nearest[0, 0] == 42
     assert (np.diff(run.sqrt_ab) < 0).all() and (np.diff(run.noise_std) > 0).all()
     np.testing.assert_allclose(run.sqrt_ab ** 2 + run.noise_std ** 2, 1.0, atol=1e-9)
     assert run.cos_to_item[-1] < run.cos_to_item[1]
