@@ -104,7 +104,7 @@ def user_history(model, split, user: int, which: str = "valid"):
 def window_len(model) -> int:
     """How many of the latest items the model reads (DiffuRec ``max_len``, DreamRec ``seq_len``)."""
     c = model.config
-    return int(getattr(c, "max_len", None) or getattr(c, "seq_len"))
+    return int(getattr(c, "max_len", None) or c.seq_len)
 
 
 # ---------------------------------------------------------------------------------------------- conditioning

@@ -40,7 +40,6 @@ def test_time_embedding_and_step_mlp(gold, tenc):
 
 
 def test_guided_sampling_reproduces_the_authors(gold, tenc):
-    states, len_seq = torch.from_numpy(gold["states"]), torch.from_numpy(gold["len_seq"])
     w = float(gold["w"])
     diff = GaussianDiffusion(ScheduleConfig("dreamrec_linear", 50, beta1_fix=None), mean_type="x0", reweight=False,
                              t_sampler="uniform")

@@ -1,5 +1,4 @@
 """GaussianDiffusion beyond the golden numbers: importance sampling, samplers, trajectories, devices."""
-import numpy as np
 import pytest
 import torch
 
@@ -53,7 +52,9 @@ def test_importance_sampling_warms_up_then_follows_losses():
 
 def test_denoise_from_clean_option_runs_only_T_prime_steps():
     d = GaussianDiffusion(CFG)
-    f = lambda x, k: x * 0.9
+    def f(x, k):
+        return x * 0.9
+
     x0 = torch.rand(2, 5)
     assert len(d.denoise_from(f, x0, T_prime=3, reverse="from_T_prime", record=True).steps) == 3
     assert len(d.denoise_from(f, x0, T_prime=3, record=True).steps) == d.T
@@ -64,8 +65,11 @@ def test_denoise_from_clean_option_runs_only_T_prime_steps():
 def test_samplers_recover_a_perfect_denoiser():
     """With the true x0 as the network's answer, every sampler returns x0 (the chain is consistent)."""
     target = torch.randn(3, 6)
-    f = lambda x, k: target
-    for cfg in (CFG, ScheduleConfig("trunc_lin", 32, beta1_fix=None), ScheduleConfig("dreamrec_linear", 50, beta1_fix=None)):
+    def f(x, k):
+        return target
+
+    for cfg in (CFG, ScheduleConfig("trunc_lin", 32, beta1_fix=None),
+                ScheduleConfig("dreamrec_linear", 50, beta1_fix=None)):
         d = GaussianDiffusion(cfg, t_sampler="uniform")
         g = torch.Generator().manual_seed(1)
         for run in (d.sample_ancestral(f, (3, 6), "small", record=True, generator=g),
@@ -83,7 +87,8 @@ def test_eps_mode_round_trip():
     k = torch.tensor([0, 2, 5, 7])
     xk = d.q_sample(x0, k, eps)
     assert torch.allclose(d.predict_x0(eps, xk, k), x0, atol=1e-8)
-    w_f, w_e = GaussianDiffusion(CFG, "eps").loss_weight(k), GaussianDiffusion(CFG, "eps", eps_weight="elbo").loss_weight(k)
+    w_f = GaussianDiffusion(CFG, "eps").loss_weight(k)
+    w_e = GaussianDiffusion(CFG, "eps", eps_weight="elbo").loss_weight(k)
     assert w_f[0] == 1 and w_e[0] == 1 and not torch.allclose(w_f[1:], w_e[1:])
 
 

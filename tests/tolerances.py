@@ -39,4 +39,5 @@ def assert_same_ranking(topk_a, topk_b, scores, atol: float) -> None:
     rows = np.arange(len(a))[:, None] if a.ndim == 2 else slice(None)
     sa, sb = s[rows, a], s[rows, b]
     bad = ~np.isclose(sa, sb, rtol=0, atol=atol) & (a != b)
-    assert not bad.any(), f"rankings differ beyond ties at {np.argwhere(bad)[:5].tolist()}: {a[bad][:5]} vs {b[bad][:5]}"
+    assert not bad.any(), (f"rankings differ beyond ties at {np.argwhere(bad)[:5].tolist()}: "
+                           f"{a[bad][:5]} vs {b[bad][:5]}")

@@ -129,8 +129,8 @@ def cost_figure(df: pd.DataFrame, metric: str, label: str = "") -> go.Figure:
                                  hovertemplate="%{y}: %{text}, %{customdata}<extra>" + kind + "</extra>"))
         hi = float(np.nanmax(np.maximum(df["train s"].astype(float).fillna(0), 1e-2)))
         fig.update_xaxes(range=[-2, np.log10(hi) + 3.0])
-    fig.update_layout(**base_layout("what it cost: training s · inference ms per user", height=130 + 46 * max(len(df), 1),
-                                    barmode="overlay"))
+    fig.update_layout(**base_layout("what it cost: training s · inference ms per user",
+                                    height=130 + 46 * max(len(df), 1), barmode="overlay"))
     fig.update_xaxes(axis("training seconds, incl. validation passes (log)", type="log"))
     fig.update_yaxes(axis("", automargin=True, **_rank_order(df, col)))
     return fig

@@ -156,7 +156,8 @@ def trajectory_step_figure(traj, row: int, i: int) -> go.Figure:
     pad = 0.05 * (hi - lo or 1.0)
     fig = go.Figure(go.Bar(x=np.arange(D), y=x0[i], marker=dict(color=color.tolist(), line_width=0),
                            name="x̂0", hovertemplate="dimension %{x}: %{y:.4g}<extra></extra>"))
-    title = f"{traj.method}: x̂0 at step {i + 1} of {traj.n_steps} (k = {int(traj.steps[i])}), user {int(traj.users[row])}"
+    title = (f"{traj.method}: x̂0 at step {i + 1} of {traj.n_steps} (k = {int(traj.steps[i])}), "
+             f"user {int(traj.users[row])}")
     fig.update_layout(**base_layout(title, height=380, legend=False, bargap=0,
                                     xaxis=axis("dimension (item)"), yaxis=axis("x̂0", range=[lo - pad, hi + pad])))
     return fig

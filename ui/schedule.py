@@ -102,7 +102,7 @@ def schedule_caption(table: Mapping[str, np.ndarray], t: int) -> str:
     v = terms_at(table, t)
     end = terms_at(table, T)
     if int(t) == 0:
-        head = f"At t = 0 the vector is the clean history x0 (no noise)."
+        head = "At t = 0 the vector is the clean history x0 (no noise)."
     else:
         head = (f"At t = {int(t)} of {T}, x_t = {num(v['sqrt_alpha_bar'], 4)}·x0 + {num(v['noise_std'])}·ε: "
                 f"signal-to-noise ratio {num(v['snr'])}.")
