@@ -36,7 +36,7 @@ from diffrec_core import compare  # noqa: E402
 
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "diffrec_ml-1m_clean"
 
-# methods.md 4.1 (test, ML-1M clean, the authors' split): status tags as there
+# docs/methods.md §4.1 (test, ML-1M clean, the authors' split): status tags as there
 REFERENCE = [
     ("DiffRec authors' code, run by this project [run], seed 1, CPU", {"recall@10": 0.1007, "recall@20": 0.1697,
                                                                         "ndcg@10": 0.0862, "ndcg@20": 0.1094}),
@@ -66,7 +66,7 @@ def main(argv=None) -> int:
         return 2
     if a.threads:
         torch.set_num_threads(a.threads)
-    torch.set_flush_denormal(True)   # the trained reverse pass hits subnormal floats (methods.md 4.2)
+    torch.set_flush_denormal(True)   # the trained reverse pass hits subnormal floats (docs/methods.md §4.2)
     print(f"load average at start {os.getloadavg()[0]:.2f}; threads {torch.get_num_threads()}; budget "
           f"{a.budget_minutes:g} min per method and seed; device {a.device}", file=sys.stderr)
     t0, c0 = time.perf_counter(), time.process_time()
@@ -80,7 +80,7 @@ def main(argv=None) -> int:
                         "load_average_end": round(os.getloadavg()[0], 2), "reference": REFERENCE}
     paths = compare.write(res, a.out)
     print(compare.to_markdown(res))
-    print("## Reference figures on the same data and split (methods.md 4.1)\n")
+    print("## Reference figures on the same data and split (docs/methods.md §4.1)\n")
     print("| source | Recall@10 | Recall@20 | NDCG@10 | NDCG@20 |\n|---|---|---|---|---|")
     for name, m in REFERENCE:
         print(f"| {name} | " + " | ".join(f"{m[k]:.4f}" for k in ("recall@10", "recall@20", "ndcg@10", "ndcg@20"))

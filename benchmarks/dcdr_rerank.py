@@ -10,7 +10,7 @@ list-independent responses per session, and (paper-style) by NDCG@5 / AUC of its
 against the *logged* clicks. Latency: one list at a time, batch 1, on CPU, after a warm-up; median and p90.
 
 The paper's figures (Avito AUC 0.9172 / NDCG 0.3901, VideoRerank AUC 0.6361 / NDCG 0.6576, Kuaishou online +0.88 %
-likes vs PRM; methods.md 4.1) are on other data and protocols: nothing here is comparable with them.
+likes vs PRM; docs/methods.md §4.1) are on other data and protocols: nothing here is comparable with them.
 """
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ Trains ``diffrec`` with the ``ml-1m`` preset through the project's own pipeline 
 the selected weights) and prints the test metrics, the wall time of every training epoch and evaluation pass, and
 end to end. In the same process, with the same threads, dtype and device, it measures the floor: the plain matrix
 products of one training epoch (forward + backward of the Linear chain) and of one 40-step evaluation pass
-(benchmarks/_floor.py). Reference figures (methods.md 4.1-4.2) are the authors' code on an idle 2-core machine.
+(benchmarks/_floor.py). Reference figures (docs/methods.md §4.1-4.2) are the authors' code on an idle 2-core machine.
 """
 from __future__ import annotations
 
@@ -39,7 +39,8 @@ from diffrec_core.train import fit  # noqa: E402
 
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "diffrec_ml-1m_clean"
 
-# Authors' code, DiffRec/main.py @ d35a6c6, tuned ML-1M config, idle 2-vCPU machine, torch CPU (methods.md 4.1-4.2)
+# Authors' code, DiffRec/main.py @ d35a6c6, tuned ML-1M config, idle 2-vCPU machine, torch CPU
+# (docs/methods.md §4.1-4.2)
 REF = {
     "epoch_s": 3.21,          # one training epoch (15 batches of 400)
     "eval_pass_s": 26.1,      # one evaluate() pass, 40 reverse steps, all 5,949 users
@@ -48,7 +49,7 @@ REF = {
     "test": {"recall@10": 0.1007, "recall@20": 0.1697, "ndcg@10": 0.0862, "ndcg@20": 0.1094},
     "best_epoch": 10,
 }
-PAPER = {  # recalled, unverified (methods.md 4.1)
+PAPER = {  # recalled, unverified (docs/methods.md §4.1)
     "diffrec": {"recall@10": 0.1058, "recall@20": 0.1787, "ndcg@10": 0.0901, "ndcg@20": 0.1148},
     "multvae": {"recall@10": 0.1007, "recall@20": 0.1726, "ndcg@10": 0.0825, "ndcg@20": 0.1076},
 }
@@ -343,7 +344,7 @@ def main(argv=None) -> int:
         return 2
     if a.threads:
         torch.set_num_threads(a.threads)
-    torch.set_flush_denormal(True)  # the trained reverse pass hits subnormal floats (methods.md 4.2)
+    torch.set_flush_denormal(True)  # the trained reverse pass hits subnormal floats (docs/methods.md §4.2)
     device = pick_device(a.device)
     eval_batch = int(inspect.signature(fit).parameters["eval_batch"].default)
     info = machine(device)
@@ -407,9 +408,9 @@ def main(argv=None) -> int:
           f"{floor['layers']}, training batches of {floor['train_batches'][0]} (last {floor['train_batches'][-1]}), "
           f"eval batch {eval_batch} x {floor['steps']} steps.\n")
     print(table(runs, floor, comps))
-    print("\nReference: authors' code, idle 2-vCPU machine (methods.md 4.1-4.2): 3.21 s/epoch, 26.1 s per 40-step "
-          "eval pass, 2 passes per evaluation round (valid + test on identical inputs); authors' e2e for our epochs = "
-          "epochs x 3.21 + rounds x 2 x 26.1. Paper rows are recalled, unverified.")
+    print("\nReference: authors' code, idle 2-vCPU machine (docs/methods.md §4.1-4.2): 3.21 s/epoch, 26.1 s per "
+          "40-step eval pass, 2 passes per evaluation round (valid + test on identical inputs); authors' e2e for our "
+          "epochs = epochs x 3.21 + rounds x 2 x 26.1. Paper rows are recalled, unverified.")
     note = contention(runs, floor, device)
     if note:
         print("\n" + note)

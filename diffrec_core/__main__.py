@@ -51,7 +51,7 @@ def cmd_train(a) -> int:
     device = pick_device(a.device)
     t_load = time.perf_counter()
     try:
-        how = split_how(a.method)  # leave-one-out for sequence methods (methods.md 3.4)
+        how = split_how(a.method)  # leave-one-out for sequence methods (docs/methods.md §3.4)
     except KeyError as e:
         print(f"error: {e.args[0]}", file=sys.stderr)
         return 2
@@ -194,7 +194,7 @@ def main(argv=None) -> int:
     m = sub.add_parser("methods", help="list registered methods and presets")
     m.set_defaults(fn=cmd_methods)
     a = p.parse_args(argv)
-    torch.set_flush_denormal(True)  # the trained reverse pass hits subnormal floats (methods.md 4.2)
+    torch.set_flush_denormal(True)  # the trained reverse pass hits subnormal floats (docs/methods.md §4.2)
     try:
         return a.fn(a)
     except (DataFormatError, FileNotFoundError) as e:

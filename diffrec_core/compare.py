@@ -2,14 +2,14 @@
 protocol, the same masking, the same metric denominator and the same selection rule; a results table in CSV,
 Markdown and JSON; and a plain-language verdict computed from that table.
 
-Why a harness: the five diffusion papers were each evaluated on different data, splits and protocols (methods.md
-3.1-3.3), and a re-examination (Benigni, Ferrari Dacrema & Jannach, arXiv 2505.09364) found tuned simple baselines
-beat several of them. A comparison is only worth reading when the only thing that differs between two rows is the
-method. So:
+Why a harness: the five diffusion papers were each evaluated on different data, splits and protocols
+(docs/methods.md §3.1-3.3), and a re-examination (Benigni, Ferrari Dacrema & Jannach, arXiv 2505.09364) found tuned
+simple baselines beat several of them. A comparison is only worth reading when the only thing that differs between
+two rows is the method. So:
 
 * **Applicability is explicit.** A method that needs a knowledge graph on data without one, or sequences on data
   whose order is only the file order, gets a "not applicable" row with the reason; nothing is dropped silently.
-* **One protocol per group, never ranked across groups** (methods.md 3.4). Interaction methods (DiffRec family,
+* **One protocol per group, never ranked across groups** (docs/methods.md §3.4). Interaction methods (DiffRec family,
   DiffKG, Mult-VAE, EASE, ...) use the per-user chronological 80/10/10 split (or the split a data set ships);
   sequence methods (DiffuRec, DreamRec, SASRec) use leave-one-out on the same log. Leave-one-out HR and
   chronological Recall are different quantities; every table and verdict is per protocol.
@@ -54,7 +54,7 @@ class Protocol:
     key: str
     label: str        # one line for tables and headings
     short: str        # the protocol's name inside the verdict's sentence
-    primary: str      # the metric the verdict ranks by: the one each group selects on (methods.md 3.4)
+    primary: str      # the metric the verdict ranks by: the one each group selects on (docs/methods.md §3.4)
     detail: str
 
 

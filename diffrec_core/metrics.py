@@ -1,4 +1,4 @@
-"""Vectorised ranking metrics (methods.md 3.2-3.3), computed on tensors for a batch of users at once.
+"""Vectorised ranking metrics (docs/methods.md §3.2-3.3), computed on tensors for a batch of users at once.
 
 No Python loops over users: the authors' ``computeTopNAccuracy`` loops over users and items in Python.
 Recall@K divides by |GT| (not min(|GT|, K)) as DiffRec and DiffKG do; NDCG uses binary gains and IDCG over
@@ -57,7 +57,7 @@ def ranking_metrics(top: torch.Tensor, gt: torch.Tensor, ks: Iterable[int] = (10
 
 def average(per_user: Dict[str, torch.Tensor], n_gt: torch.Tensor, denominator: str = "gt") -> Dict[str, float]:
     """Mean over users with ground truth (``'gt'``, our default) or over all users (``'all'``, DiffRec's
-    faithful denominator, which counts users without ground truth as 0 - methods.md 2.1 quirk 7)."""
+    faithful denominator, which counts users without ground truth as 0 - docs/methods.md §2.1 quirk 7)."""
     if denominator not in ("gt", "all"):
         raise ValueError("denominator must be 'gt' or 'all'")
     keep = n_gt > 0 if denominator == "gt" else torch.ones_like(n_gt, dtype=torch.bool)

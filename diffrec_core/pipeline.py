@@ -35,7 +35,7 @@ def load_split(spec: str = "sample", how: str = "auto") -> Split:
 
 
 def split_how(method: str) -> str:
-    """The split a method's protocol needs (methods.md 3.4): leave-one-out for sequence methods, else 'auto'."""
+    """The split a method's protocol needs (docs/methods.md §3.4): leave-one-out for sequence methods, else 'auto'."""
     return "loo" if "sequences" in registry.get(method).needs else "auto"
 
 
@@ -111,7 +111,7 @@ def pretrain_all(out=None, methods=None, log: Callable[[str], None] = print) -> 
             "test": res.test, "parameters": model.n_parameters(),
             "diffusion_steps": model.n_diffusion_steps(), "train_seconds": round(res.train_seconds, 2),
             "stopped": res.stopped, **({"split": "leave_one_out"} if how == "loo" else {})}
-        if how == "loo":  # leave-one-out: HR / NDCG, selected on validation NDCG@10 (methods.md 3.4)
+        if how == "loo":  # leave-one-out: HR / NDCG, selected on validation NDCG@10 (docs/methods.md §3.4)
             log(f"{name:10s} valid N@10 {res.valid.get('ndcg@10', 0):.4f}  test HR@10 {res.test.get('hr@10', 0):.4f}"
                 f"  N@10 {res.test.get('ndcg@10', 0):.4f}  ({dt:.1f}s)")
         else:

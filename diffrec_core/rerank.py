@@ -23,8 +23,8 @@ expected utility ``U(x) = Σ_p w_click·P(click_p) + w_like·P(like_p)`` and the
   penalty), so that every reranker is judged on the same labels. NDCG@K has binary click gains and its ideal DCG
   over all n candidates (a list that leaves a clicked candidate out loses); AUC scores the list's items by
   ``L - rank`` and unlisted candidates 0 (tied), over the (clicked, not clicked) pairs of the n candidates, ties
-  ½, averaged over sessions that have both classes (methods.md 3.2).
-* ``logged_*`` - the paper-style protocol (methods.md 2.7): rerank the *logged* list and score the new order with
+  ½, averaged over sessions that have both classes (docs/methods.md §3.2).
+* ``logged_*`` - the paper-style protocol (docs/methods.md §2.7): rerank the *logged* list and score the new order with
   the *logged* clicks (NDCG@K with binary gains; AUC of ``L - rank`` within the list). Only meaningful for
   rerankers that permute the given items.
 """
@@ -188,7 +188,7 @@ def load_rerank_data(root=None) -> RerankData:
 
 # ------------------------------------------------------------------------------------------------ simulator
 class Simulator:
-    """The sample world's known response model (sample_world.py, methods.md 2.7): exact expected utility of any
+    """The sample world's known response model (sample_world.py, docs/methods.md §2.7): exact expected utility of any
     list, the exact best list, and simulated responses. Ground truth: never given to a model."""
 
     def __init__(self, world: Optional[dict] = None):

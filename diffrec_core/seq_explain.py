@@ -161,7 +161,7 @@ def _run(model, fn, x_T: Optional[torch.Tensor], B: int, gen, sampler: str, ddim
     d = model.diffusion
     shape = (B, embedding_dim(model))
     xt = None if x_T is None else x_T.to(model.device).expand(B, -1).contiguous()
-    if sampler == "ddim":          # OUR addition (methods.md 1.8), deterministic after x_T (eta = 0)
+    if sampler == "ddim":          # OUR addition (docs/methods.md §1.8), deterministic after x_T (eta = 0)
         return d.sample_ddim(fn, shape, steps=ddim_steps, record=True, x_T=xt, generator=gen, device=model.device)
     variance = "large" if model.name == "diffurec" else "small"
     return d.sample_ancestral(fn, shape, variance=variance, record=True, x_T=xt, noises=noises, generator=gen,
@@ -260,7 +260,7 @@ def _row(run, b: int):
 
 @torch.no_grad()
 def lambda_sensitivity(model, items, lambdas: Sequence[float], n_starts: int = 8, seed: int = 0, k: int = 10) -> dict:
-    """How much x_T changes DiffuRec's output, for each δ of λ ~ N(δ, δ²) (methods.md 5.3).
+    """How much x_T changes DiffuRec's output, for each δ of λ ~ N(δ, δ²) (docs/methods.md §5.3).
 
     For each δ: ``n_starts`` reverse runs of the same history from different x_T (one batch, seed ``seed``);
     ``overlap``: mean share of the top-K that a run has in common with the other runs (1 = x_T does not matter);
@@ -313,7 +313,7 @@ class ForwardRun:
 
 
 def forward_item(model, item: int, seed: int = 0, n_near: int = 5, E: Optional[np.ndarray] = None) -> ForwardRun:
-    """x_t = √ᾱ_t·E[item] + √(1−ᾱ_t)·ε at every t (methods.md 1.3; DDPM eq. 4), ε ~ N(0, I) from ``seed``.
+    """x_t = √ᾱ_t·E[item] + √(1−ᾱ_t)·ε at every t (docs/methods.md §1.3; DDPM eq. 4), ε ~ N(0, I) from ``seed``.
 
     x_0 is the raw embedding row both models diffuse (DiffuRec and DreamRec: x0 = E[target])."""
     from .item_map import item_table

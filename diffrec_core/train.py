@@ -46,9 +46,9 @@ def evaluate(model: Recommender, split: Split, which=("valid", "test"), ks=None,
     """Full-ranking metrics with seen items masked (train for valid; train+valid for test).
 
     Where the test pass reads the same input as the validation pass (``model.test_uses_valid`` is False), one
-    scoring pass serves both splits, as methods.md 2.1 suggests.
+    scoring pass serves both splits, as docs/methods.md §2.1 suggests.
 
-    Per-model settings read from the config where present (sequence methods, methods.md 3.3-3.4): ``ks`` (the
+    Per-model settings read from the config where present (sequence methods, docs/methods.md §3.3-3.4): ``ks`` (the
     cut-offs; default 10 and 20), ``mask_seen`` (default True; DiffuRec/DreamRec/SASRec default False, as their
     papers do not mask), and ``model.scores_padding`` - the faithful DiffuRec/DreamRec ranking in which the
     padding item competes for a place in the top K (``score(..., with_padding=True)`` appends its column).
@@ -92,7 +92,7 @@ def fit(model: Recommender, split: Split, epochs: Optional[int] = None, seed: in
         progress: Optional[Callable[[dict], None]] = None, should_stop: Optional[Callable[[], bool]] = None,
         eval_batch: int = 2048, evaluate_test: bool = True, budget_seconds: Optional[float] = None) -> FitResult:
     """Train ``model`` on ``split.train``; select the epoch on validation ``select``; score test once.
-    ``select`` defaults to the config's ``select_metric`` (sequence methods: ndcg@10, methods.md 3.4), else
+    ``select`` defaults to the config's ``select_metric`` (sequence methods: ndcg@10, docs/methods.md §3.4), else
     recall@20 (the DiffRec family).
 
     ``progress`` receives a dict after every epoch (epoch, loss, and valid metrics when evaluated);

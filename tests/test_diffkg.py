@@ -148,7 +148,7 @@ def test_diffkg_schedule_is_the_authors():
     d = m.diffusion
     assert d.T == 5 and d.t_sampler == "uniform" and d.reweight and d.mean_type == "x0"
     assert float(d.betas[0]) == pytest.approx(1e-4)
-    assert float(d.noise_std[-1]) == pytest.approx(0.046, abs=5e-4)        # methods.md 2.4: std at T = 0.046
+    assert float(d.noise_std[-1]) == pytest.approx(0.046, abs=5e-4)        # docs/methods.md §2.4: std at T = 0.046
     c = make_config("diffkg", "authors")
     assert c.dims == [1000] and c.latdim == 64 and c.norm and not c.faithful_bug
 

@@ -1,4 +1,4 @@
-"""L-DiffRec (methods.md 2.3): clustering, autoencoder shapes, joint training, determinism, trajectory and
+"""L-DiffRec (docs/methods.md §2.3): clustering, autoencoder shapes, joint training, determinism, trajectory and
 checkpoint round trip, on a small synthetic split with planted structure."""
 import numpy as np
 import pytest

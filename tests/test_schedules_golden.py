@@ -85,7 +85,7 @@ def test_schedule_limits(cfg):
 
 
 def test_trunc_lin_small_T_quirk():
-    """For T <= 20 DiffuRec's trunc_lin replaces the end value, and abar_T stays far from 0 (methods.md 1.2)."""
+    """For T <= 20 DiffuRec's trunc_lin replaces the end value, and abar_T stays far from 0 (docs/methods.md §1.2)."""
     ac = schedule_arrays(make_betas(ScheduleConfig("trunc_lin", 10, beta1_fix=None)))["alphas_cumprod"]
     assert float(ac[-1]) == pytest.approx(0.51, abs=0.01)
 

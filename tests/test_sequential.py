@@ -136,7 +136,7 @@ def test_determinism_trajectory_and_checkpoint(trained, name, tmp_path):
 
 
 def test_diffurec_small_lambda_is_nearly_deterministic(trained):
-    """methods.md 5.3: with λ ~ 1e-3 the noisy target barely reaches the Transformer, so reverse runs from
+    """docs/methods.md §5.3: with λ ~ 1e-3 the noisy target barely reaches the Transformer, so reverse runs from
     different x_T (and different λ draws) recommend nearly the same items."""
     model, _ = trained["diffurec"]
     users = np.arange(SPLIT.n_users)
@@ -202,7 +202,7 @@ def test_mask_seen_and_padding_switches(trained):
 
 
 def test_faithful_parameter_counts():
-    """DiffuRec's Beauty model with the authors' dead layers has their 2,579,584 parameters (methods.md 2.5)."""
+    """DiffuRec's Beauty model with the authors' dead layers has their 2,579,584 parameters (docs/methods.md §2.5)."""
     m = instantiate("diffurec", make_config("diffurec", "beauty"), 10, 12101)
     assert m.n_parameters() == 2_579_584
     live = instantiate("diffurec", make_config("diffurec", "beauty", {"dead_params": False}), 10, 12101)

@@ -79,10 +79,10 @@ def test_curves_figure_at_t0_has_no_snr_marker_and_no_noise_schedule_is_annotate
 def test_noise_at_T_is_tiny_for_diffrec_and_one_for_image_ddpm():
     stds = schedule.noise_at_T(PRESETS)
     tuned = [v for k, v in stds.items() if k.startswith("diffrec")]
-    assert tuned and all(0.003 <= v <= 0.07 for v in tuned)                  # methods.md 5.1: 0.003-0.07
+    assert tuned and all(0.003 <= v <= 0.07 for v in tuned)                  # docs/methods.md §5.1: 0.003-0.07
     image = [v for k, v in stds.items() if "image" in k.lower()]
     assert image and image[0] > 0.99
-    assert stds["diffrec ml-1m (tuned)"] == pytest.approx(0.0059, abs=2e-4)   # methods.md 2.1 table
+    assert stds["diffrec ml-1m (tuned)"] == pytest.approx(0.0059, abs=2e-4)   # docs/methods.md §2.1 table
     # an invalid configuration is skipped, not raised
     assert schedule.noise_at_T({"bad": ScheduleConfig("linear_var", 5, 1.0, 0.5, 0.1)}) == {}
 

@@ -2,7 +2,7 @@
 (``diffrec_core.compare``: one row per method, mean ± sample std over seeds, one protocol per row).
 
 Rule of every builder here: a table or chart holds ONE protocol. Leave-one-out HR and chronological Recall are
-different quantities on different splits (methods.md 3.3-3.4), so ranking them together would be meaningless.
+different quantities on different splits (docs/methods.md §3.3-3.4), so ranking them together would be meaningless.
 
 The older one-seed builders (``results_frame`` & co.) read ``pretrained/results.json`` and stay for that file.
 """

@@ -508,7 +508,7 @@ def _coef(v: float) -> str:
 
 
 def reverse_equation(traj, step: int) -> Equation:
-    """The current reverse step of DiffuRec (methods.md 2.5: x̂0 = f(h + λ⊙(x_t + τ(t)))) or DreamRec (2.6: guided
+    """The current reverse step of DiffuRec (docs/methods.md §2.5: x̂0 = f(h + λ⊙(x_t + τ(t)))) or DreamRec (2.6: guided
     x̂0), then x_{t−1} = c₁x̂0 + c₂x_t + σ_t ε (DDPM ancestral step, Ho et al. 2020 eq. 6-7)."""
     i = int(step)
     k = int(traj.steps[i])

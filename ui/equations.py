@@ -39,7 +39,7 @@ def _schedule_terms(v: Mapping[str, float]) -> List[Tuple[str, str, str]]:
 
 
 def forward_equation(table: Mapping[str, np.ndarray], t: int) -> Equation:
-    """q(x_t | x_0) (methods.md 1.3) at paper step t = 0..T."""
+    """q(x_t | x_0) (docs/methods.md §1.3) at paper step t = 0..T."""
     v = terms_at(table, t)
     T = n_steps(table)
     general = (r"\begin{aligned} q(x_t \mid x_0) &= "
@@ -56,7 +56,7 @@ def forward_equation(table: Mapping[str, np.ndarray], t: int) -> Equation:
 
 
 def posterior_coefs(betas, alphas_cumprod) -> dict:
-    """c1, c2 and the posterior std σ̃ of q(x_{k-1} | x_k, x0) per code index k (methods.md 1.1). Steps without
+    """c1, c2 and the posterior std σ̃ of q(x_{k-1} | x_k, x0) per code index k (docs/methods.md §1.1). Steps without
     noise (β = 0, the noise_scale = 0 ablation) give c1 = 1, c2 = 0, σ̃ = 0: the step returns x̂0."""
     b = np.asarray(betas, dtype=np.float64)
     ac = np.asarray(alphas_cumprod, dtype=np.float64)
@@ -70,7 +70,7 @@ def posterior_coefs(betas, alphas_cumprod) -> dict:
 
 
 def reverse_equation(betas, alphas_cumprod, k: int, sampling_noise: bool = False, latent: bool = False) -> Equation:
-    """One reverse step of DiffRec's sampler (methods.md 1.6) at code index k (paper step t = k + 1)."""
+    """One reverse step of DiffRec's sampler (docs/methods.md §1.6) at code index k (paper step t = k + 1)."""
     table = table_from_betas(betas)
     ac = np.asarray(alphas_cumprod, dtype=np.float64)
     if len(ac) == len(table["alpha_bar"]):     # the run's own ᾱ (float64 buffers), not a recomputation

@@ -2,7 +2,7 @@
 the histogram of x_t values for interacted vs other items, and captions that say how separable they still are.
 
 One noise draw ε (from a seed) is reused for every step and every schedule setting, so changing a setting changes
-only the coefficients √ᾱ_t and √(1-ᾱ_t): x_t = √ᾱ_t·x0 + √(1-ᾱ_t)·ε (methods.md 1.3).
+only the coefficients √ᾱ_t and √(1-ᾱ_t): x_t = √ᾱ_t·x0 + √(1-ᾱ_t)·ε (docs/methods.md §1.3).
 """
 from __future__ import annotations
 

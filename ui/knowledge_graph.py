@@ -1,4 +1,4 @@
-"""Knowledge-graph views for DiffKG (methods.md 2.4), pure: figures, tables and captions from NumPy / pandas.
+"""Knowledge-graph views for DiffKG (docs/methods.md §2.4), pure: figures, tables and captions from NumPy / pandas.
 
 * :func:`edge_table` - one row per directed KG edge with its relation, the sample world's ground truth and what
   happened to it: in the original-KG view (``triplet_num`` sampling), rebuilt (top-k of the denoised rows + reverse

@@ -1,11 +1,11 @@
-"""The papers' own reported numbers, transcribed from methods.md section 4.1 (and 3.1-3.3, 5 for the caveats),
+"""The papers' own reported numbers, transcribed from docs/methods.md §4.1 (and 3.1-3.3, 5 for the caveats),
 each labelled with its paper, data set, protocol, status tag and caveats.
 
 Why a separate, labelled table: the five diffusion papers were evaluated on different data with different splits,
-candidate sets, masking and selection rules (methods.md 3.1), so their numbers cannot be ranked against each other
+candidate sets, masking and selection rules (docs/methods.md §3.1), so their numbers cannot be ranked against each other
 or against our sample-world table. They are shown *beside* ours, never merged into one ranking. Nothing here is
-invented: a figure that methods.md does not give is absent, and figures that methods.md marks as recalled and
-unverified carry that tag. Status tags follow methods.md section 0: [paper], [paper (2nd)] (confirmed only through a
+invented: a figure that docs/methods.md does not give is absent, and figures that docs/methods.md marks as recalled and
+unverified carry that tag. Status tags follow docs/methods.md §0: [paper], [paper (2nd)] (confirmed only through a
 secondary summary), [recalled] (not verified against the PDF), [run] (this project ran the authors' code), [code]
 (read in the authors' repository), [ext] (third party: issue threads, later papers).
 """
@@ -17,11 +17,12 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from .cite import link
 from .theme import COLORS, axis, base_layout
 
-SOURCE = "methods.md 4.1"
+SOURCE = "docs/methods.md §4.1"
 
-# Protocols as methods.md 3.1 describes them, per paper.
+# Protocols as docs/methods.md §3.1 describes them, per paper.
 PAPERS = ("DiffRec", "DiffKG", "DiffuRec", "DreamRec", "DCDR")   # the filter the Compare page offers
 
 PROTOCOL = {
@@ -37,7 +38,7 @@ PROTOCOL = {
 }
 
 CAVEATS = {
-    "diffrec_paper": "recalled, not verified against the PDF (methods.md marks it recalled-unverified)",
+    "diffrec_paper": "recalled, not verified against the PDF (docs/methods.md marks it recalled-unverified)",
     "diffrec_run": "one seed, CPU, this project's run of the authors' unmodified code; about 4-5 % below the "
                    "recalled paper values",
     "ldiffrec_ext": "a community re-run (DiffRec issue #13) with inference.py's settings, not the paper",
@@ -55,7 +56,7 @@ CAVEATS = {
 
 
 def _r(paper, method, dataset, protocol, metric, value, unit, status, caveats, role="method"):
-    """One figure. ``value`` is a number, or a string where methods.md's own digits matter ("4.00", "1.100") or
+    """One figure. ``value`` is a number, or a string where docs/methods.md's own digits matter ("4.00", "1.100") or
     the figure is a range; ``text`` keeps the digits as transcribed."""
     try:
         num = float(value)
@@ -89,15 +90,15 @@ def _diffkg() -> List[dict]:
     for ds, r, n in (("Last-FM", "0.0980", 0.0911), ("MIND", 0.0615, 0.0389), ("Alibaba-iFashion", 0.1234, 0.0773)):
         out.append(_r(p, "DiffKG", ds, PROTOCOL["diffkg"], "Recall@20", r, "", "code (README)", CAVEATS["diffkg"]))
         out.append(_r(p, "DiffKG", ds, PROTOCOL["diffkg"], "NDCG@20", n, "", "code (README)", CAVEATS["diffkg"]))
-    # strongest baselines as methods.md lists them: "<best Recall@20 baseline> / <best NDCG@20 baseline> (NDCG)"
+    # strongest baselines as docs/methods.md lists them: "<best Recall@20 baseline> / <best NDCG@20 baseline> (NDCG)"
     for ds, (b1, v1), (b2, v2) in (("Last-FM", ("KGCL", 0.0905), ("KGIN", 0.0779)),
                                    ("MIND", ("SGL", 0.0429), ("KGCN", 0.0302)),
                                    ("Alibaba-iFashion", ("KGCL", 0.1146), ("KGIN", 0.0723))):
         out.append(_r(p, b1, ds, PROTOCOL["diffkg"], "Recall@20", v1, "", "code (README)",
-                      "strongest baseline as listed in methods.md 4.1 (same run conditions as the DiffKG row)",
+                      "strongest baseline as listed in docs/methods.md §4.1 (same run conditions as the DiffKG row)",
                       role="baseline"))
         out.append(_r(p, b2, ds, PROTOCOL["diffkg"], "NDCG@20", v2, "", "code (README)",
-                      "strongest baseline as listed in methods.md 4.1 (same run conditions as the DiffKG row)",
+                      "strongest baseline as listed in docs/methods.md §4.1 (same run conditions as the DiffKG row)",
                       role="baseline"))
     for ds, r, n in (("Last-FM", 0.0738, 0.0647), ("MIND", 0.0419, 0.0253), ("Alibaba-iFashion", 0.1058, 0.0652)):
         out.append(_r(p, "LightGCN", ds, PROTOCOL["diffkg"], "Recall@20", r, "", "code (README)",
@@ -167,7 +168,7 @@ def records() -> List[dict]:
 CRITIQUE = ("Benigni, Ferrari Dacrema & Jannach, \"Diffusion Recommender Models and the Illusion of Progress\" "
             "(arXiv 2505.09364): well-tuned simpler baselines consistently beat the diffusion models they studied; "
             "v3 (March 2026) reports that only about 25 % of the reported results were fully reproducible "
-            "(methods.md 5.6).")
+            "(" + link("5.6") + ").")
 
 
 def papers_frame(method: Optional[str] = None) -> pd.DataFrame:

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from .cite import link
 from .equations import Equation
 from .fmt import num, plural, tex
 from .theme import CATEGORICAL, COLORS, GREY, OKABE_ITO, axis, base_layout
@@ -26,8 +27,9 @@ from .theme import CATEGORICAL, COLORS, GREY, OKABE_ITO, axis, base_layout
 CONDITION_LABELS = {"like": "likes at every position (click + like)", "click": "clicks only (click, no like)",
                     "none": "no condition (unconditioned)"}
 VARIANT_LABELS = {"P": "DCDR-P · swaps", "T": "DCDR-T · replacements"}
-RECON_NOTE = ("DCDR has no public code. This is the project's reconstruction from the paper (methods.md 2.7): the "
-              "forward processes, the network, the beam search and the stopping rules are our design choices.")
+RECON_NOTE = ("DCDR has no public code. This is the project's reconstruction from the paper ("
+              + link("2.7") + "): the forward processes, the network, the beam search and the stopping rules are our "
+              "design choices.")
 
 
 def short(title: str, n: int = 15) -> str:
@@ -379,6 +381,6 @@ def step_equation(traj, row: int) -> Equation:
     terms.append(("beam B", str(m.get("beam", "?")), "lists kept per step"))
     title = f"{VARIANT_LABELS.get(variant, 'DCDR')} · " + (f"reverse step k = {k}" if k else "selection")
     return Equation(title, general, live, terms,
-                    note=("Reconstruction (methods.md 2.7). DCDR-P: softmax over the no-op and the pair logits "
+                    note=("Reconstruction (" + link("2.7") + "). DCDR-P: softmax over the no-op and the pair logits "
                           "(W_q h_i)ᵀ(W_k h_j)/√d; swaps are self-inverse. DCDR-T: the network predicts x0 per "
                           "position. Steps count down from T_inf to 1."))

@@ -495,7 +495,7 @@ def time_weights_caption(weights: np.ndarray, profile: UserProfile) -> str:
 
 
 def start_caption(traj) -> str:
-    """What the run started from (methods.md 1.6)."""
+    """What the run started from (docs/methods.md §1.6)."""
     m = traj.meta
     tp = int(m.get("T_prime", 0))
     rev = m.get("reverse", "all_T")

@@ -1,7 +1,7 @@
 """Noise-schedule views: the per-step quantities (β, ᾱ, noise std, SNR) by paper step t = 0..T, their curves
 with the current step marked, and the 'how much noise at the last step' comparison across presets.
 
-Step convention (methods.md 0): the paper's step t = 1..T is the code's index k = t - 1; t = 0 is the clean x0
+Step convention (docs/methods.md §0): the paper's step t = 1..T is the code's index k = t - 1; t = 0 is the clean x0
 (ᾱ_0 = 1, no noise, SNR = ∞).
 """
 from __future__ import annotations
@@ -164,7 +164,7 @@ def noise_at_T_caption(stds: Mapping[str, float], current: Optional[float] = Non
 
 
 def beta1_share(table: Mapping[str, np.ndarray]) -> float:
-    """β_1's share of the summed noise Σβ (with DiffRec's β₁ fix of 1e-5 it can dominate; methods.md 1.2)."""
+    """β_1's share of the summed noise Σβ (with DiffRec's β₁ fix of 1e-5 it can dominate; docs/methods.md §1.2)."""
     b = np.asarray(table["beta"], dtype=np.float64)
     total = float(b.sum())
     return float(b[0] / total) if total > 0 else 0.0

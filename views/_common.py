@@ -134,7 +134,7 @@ def get_split(dataset: str, how: str = "auto"):
 
 
 def split_for(method: str, dataset: str):
-    """The split a method's protocol reads (methods.md 3.4): leave-one-out for sequence methods."""
+    """The split a method's protocol reads (docs/methods.md §3.4): leave-one-out for sequence methods."""
     from diffrec_core.pipeline import split_how
 
     return get_split(dataset, split_how(method))

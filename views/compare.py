@@ -11,6 +11,7 @@ import streamlit as st
 from views import _common as C
 from views import _compare as X
 from views import page_params as PP
+from ui import cite
 from ui import compare as U
 from ui import compare_steps as S
 from ui import data as uidata
@@ -160,7 +161,7 @@ def same_user_section() -> None:
                                     "infer ms/user": st.column_config.NumberColumn(format="%.3f")})
         C.chart(S.schedules_figure(trajs, titles), key="cmp_sched", filename="schedules")
         st.caption("Noise std √(1−ᾱₜ) on a log axis: the DiffRec family adds noise of std below 0.01 to a 0/1 "
-                   "history (it barely diffuses, methods.md 5.1), DiffuRec and DreamRec end near pure noise. Cost "
+                   f"history (it barely diffuses, {cite.link('5.1')}), DiffuRec and DreamRec end near pure noise. Cost "
                    "columns come from the precomputed sample-world comparison.")
     C.sync_url()                     # a fragment rerun (user, step fraction) updates the link too
 
@@ -173,7 +174,8 @@ else:
 # ------------------------------------------------------------------------------------------------ the papers' numbers
 st.subheader("The papers' own numbers (not ours)")
 st.markdown("Reported by the papers (or, where marked, by this project's run of the authors' code or by third "
-            "parties), **on their data sets and protocols**, transcribed from methods.md 4.1 with their status tags. "
+            f"parties), **on their data sets and protocols**, transcribed from {cite.link('4.1')} with their status "
+            "tags. "
             "They are not comparable with our sample-world table, nor with each other: different data, splits, "
             "candidate sets, masking and selection rules.")
 ml1m = X.available_results().get(X.RESULTS[1][0])

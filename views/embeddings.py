@@ -29,7 +29,7 @@ SAMPLERS = {"ancestral": "ancestral (authors)", "ddim": "DDIM (our addition)"}
 
 # ------------------------------------------------------------------------------------------------ cached loads
 def get_seq_split(dataset: str):
-    """Sequence methods read the leave-one-out split (methods.md 3.4), not the pages' default split."""
+    """Sequence methods read the leave-one-out split (docs/methods.md §3.4), not the pages' default split."""
     return C.get_split(dataset, "loo")
 
 

@@ -8,7 +8,7 @@ from diffrec_core.diffusion import PRESETS, GaussianDiffusion, ScheduleConfig
 from views import _common as C
 from views import page_params
 from ui import data as uidata
-from ui import equations, forward, schedule
+from ui import cite, equations, forward, schedule
 from ui.fmt import num, pct
 
 
@@ -134,7 +134,7 @@ def linked_views():
 
 
 def honest_point():
-    """The honest point of methods.md 5.1: DiffRec's tuned noise is tiny next to image diffusion."""
+    """The honest point of docs/methods.md §5.1: DiffRec's tuned noise is tiny next to image diffusion."""
     stds = _preset_noise()
     end = schedule.terms_at(table, T)
     st.markdown("**How much noise does DiffRec really add?**")
@@ -143,7 +143,7 @@ def honest_point():
     m2.metric("signal kept at T", num(end["sqrt_alpha_bar"], 4), help="√ᾱ_T: the factor on x0 at the last step")
     m3.metric("β₁ share", pct(schedule.beta1_share(table), 1),
               help="β₁'s share of the summed noise Σβ. With DiffRec's β₁ fix (1e-5) the first step alone can be "
-                   "most of the noise (methods.md 1.2).")
+                   f"most of the noise ({cite.link('1.2')}).")
     C.chart(schedule.noise_at_T_figure(stds, current=end["noise_std"]), key="fw_noise_T",
             filename="noise_std_at_T")
     C.say(schedule.noise_at_T_caption(stds, end["noise_std"]) + " DiffRec also starts its reverse process from "

@@ -1,7 +1,7 @@
 """Data containers shared by every method.
 
 Interactions are kept sparse (scipy CSR) and densified per batch: the authors' code holds the whole user x item
-matrix dense in RAM (methods.md 2.1, quirk 8), which does not scale and buys nothing.
+matrix dense in RAM (docs/methods.md §2.1, quirk 8), which does not scale and buys nothing.
 
 Two shapes of data exist:
 * ``InteractionLog`` - the raw event table (user, item, timestamp[, flags]) as loaded from any format, plus optional

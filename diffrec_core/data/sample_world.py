@@ -17,7 +17,7 @@ from a seed, so every one of those answers is known:
 * **Knowledge graph** - item -> genre / era / studio / person triples, plus about 10 % wrong triples (an item linked
   to a wrong genre, studio or person; ``is_wrong`` = 1: ground truth). Items are entities ``0..n_items-1``.
 * **Logged reranking sessions** - 20 candidates, the 10 an imperfect ranker showed, and click / like responses drawn
-  from a known utility model (methods.md 2.7), so the best list is exactly computable (:func:`best_list`).
+  from a known utility model (docs/methods.md §2.7), so the best list is exactly computable (:func:`best_list`).
 
 Everything is drawn from one ``numpy.random.Generator`` and written with fixed float formats, so the same seed gives
 byte-identical files. Run ``python -m diffrec_core.data.sample_world [--out sample_data] [--seed 2024]``.
@@ -111,7 +111,7 @@ PARAMS = dict(
     start_time=1609459200,           # 2021-01-01 00:00:00 UTC
 )
 
-# The response model of the logged sessions (methods.md 2.7); world.json stores it, best_list() relies on it.
+# The response model of the logged sessions (docs/methods.md §2.7); world.json stores it, best_list() relies on it.
 UTILITY = dict(
     w_taste=1.0, w_quality=0.5, b_click=-0.5, b_like=-1.0, gamma=0.5,
     weights=dict(click=1.0, like=2.0),

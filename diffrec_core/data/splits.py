@@ -1,4 +1,4 @@
-"""Turn an ``InteractionLog`` into a train / valid / test ``Split`` (methods.md 3.4), and into sequences.
+"""Turn an ``InteractionLog`` into a train / valid / test ``Split`` (docs/methods.md §3.4), and into sequences.
 
 * ``split_chrono``: per user, the oldest 80 % train, the next 10 % valid, the newest 10 % test - the app's protocol
   for the DiffRec family and DiffKG (a global time cut would leave many users without test items).

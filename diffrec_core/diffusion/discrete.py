@@ -1,7 +1,7 @@
-"""Discrete list noise for DCDR (methods.md 2.7): the two forward processes over ranked lists, their recorded
+"""Discrete list noise for DCDR (docs/methods.md §2.7): the two forward processes over ranked lists, their recorded
 trajectories, and DCDR-T's closed-form posterior. **Reconstruction**: DCDR has no public code; the paper states only
 that noise is added "through step-wise discrete operations, e.g. swapping", in a permutation-level (DCDR-P) and a
-token-level (DCDR-T) variant. Everything concrete here follows the reconstruction in methods.md 2.7.
+token-level (DCDR-T) variant. Everything concrete here follows the reconstruction in docs/methods.md §2.7.
 
 Lists are index tensors. In DCDR a list of length L holds **indices into the request's candidate array** (n
 candidates, 0..n-1), never raw item ids, so that "replace by another candidate" and "distinct" are simple. Both
@@ -220,7 +220,7 @@ class TokenNoise:
 
     def posterior(self, x_k: torch.Tensor, p0: torch.Tensor, k: int) -> torch.Tensor:
         """q(x_{k-1} = c | x_k = a, x̂_0) per position, mixing the model's x_0 distribution ``p0`` (B, L, n)
-        through the D3PM uniform-kernel posterior over the n candidates (methods.md 2.7):
+        through the D3PM uniform-kernel posterior over the n candidates (docs/methods.md §2.7):
 
             q(x_{k-1}=c | a, p0) ∝ [α_k·δ(a=c) + β_k/n] · [ᾱ_{k-1}·p0(c) + (1-ᾱ_{k-1})/n],   ᾱ_0 = 1.
 

@@ -1,4 +1,4 @@
-"""One Gaussian diffusion for DiffRec, T-/L-DiffRec, DiffKG, DiffuRec and DreamRec (methods.md 1).
+"""One Gaussian diffusion for DiffRec, T-/L-DiffRec, DiffKG, DiffuRec and DreamRec (docs/methods.md §1).
 
 The schedule and the update rules live here; the network is passed in as a function ``model_fn(x, k) -> output``
 and the loop is one of three samplers. This is the diffusers split (scheduler / model / loop) and it replaces the
@@ -59,7 +59,7 @@ class GaussianDiffusion(nn.Module):
         mean_type: 'x0' (every released config) or 'eps'.
         reweight: SNR-difference weights (DiffRec family, DiffKG); False gives plain MSE.
         t_sampler: 'importance' (DiffRec's default path) or 'uniform'.
-        eps_weight: 'faithful' (DiffRec's eps-mode weight) or 'elbo' (methods.md 1.4).
+        eps_weight: 'faithful' (DiffRec's eps-mode weight) or 'elbo' (docs/methods.md §1.4).
         history_len / uniform_prob: importance-sampling bookkeeping (10 losses per step, 0.001 floor).
     """
 
@@ -115,7 +115,7 @@ class GaussianDiffusion(nn.Module):
     # ------------------------------------------------------------------ forward process
     def q_sample(self, x0: torch.Tensor, k, noise: Optional[torch.Tensor] = None,
                  generator: Optional[torch.Generator] = None) -> torch.Tensor:
-        """x_k = sqrt(abar_k) x0 + sqrt(1 - abar_k) eps (methods.md 1.3)."""
+        """x_k = sqrt(abar_k) x0 + sqrt(1 - abar_k) eps (docs/methods.md §1.3)."""
         if self.no_noise:
             return x0
         k = self._k(k, x0.shape[0], x0.device)
@@ -146,7 +146,7 @@ class GaussianDiffusion(nn.Module):
 
     # ------------------------------------------------------------------ training
     def loss_weight(self, k: torch.Tensor) -> torch.Tensor:
-        """Per-sample loss weight in float64 (methods.md 1.4).
+        """Per-sample loss weight in float64 (docs/methods.md §1.4).
 
         x0: w_k = SNR_{k-1} - SNR_k, w_0 = 1 (the authors' wrap to SNR_{-1} is not replicated - it is overwritten).
         eps: faithful (1-abar_k)/((1-abar_{k-1})^2 alpha_k), or the ELBO weight beta_k/((1-abar_{k-1}) alpha_k).
@@ -167,7 +167,7 @@ class GaussianDiffusion(nn.Module):
         return torch.where(k == 0, torch.ones_like(w), w)
 
     def sample_t(self, n: int, device=None, generator: Optional[torch.Generator] = None):
-        """Draw (k, pt). Importance sampling (methods.md 1.5): uniform until every step has a full history, then
+        """Draw (k, pt). Importance sampling (docs/methods.md §1.5): uniform until every step has a full history, then
         p_k ~ sqrt(mean(hist_k^2)) mixed with a 0.001 uniform floor; pt = T p_k."""
         device = device or self.betas.device
         if self.t_sampler == "importance" and bool((self.lt_count == self.lt_history.shape[1]).all()):
@@ -210,7 +210,7 @@ class GaussianDiffusion(nn.Module):
     def training_loss(self, model_fn: ModelFn, x0: torch.Tensor, k: Optional[torch.Tensor] = None,
                       noise: Optional[torch.Tensor] = None, generator: Optional[torch.Generator] = None,
                       update_history: bool = True) -> dict:
-        """DiffRec's ``training_losses`` (methods.md 1.4-1.5). Returns per-sample ``loss`` (w mse / pt, float32),
+        """DiffRec's ``training_losses`` (docs/methods.md §1.4-1.5). Returns per-sample ``loss`` (w mse / pt, float32),
         ``weighted`` (w mse, float64, before / pt), ``mse``, ``weight``, ``x0_hat``, ``k``, ``pt``."""
         n = x0.shape[0]
         if k is None:
@@ -241,7 +241,7 @@ class GaussianDiffusion(nn.Module):
     def denoise_from(self, model_fn: ModelFn, x0: torch.Tensor, T_prime: int = 0, sampling_noise: bool = False,
                      reverse: str = "all_T", record: bool = False, noise: Optional[torch.Tensor] = None,
                      generator: Optional[torch.Generator] = None) -> DiffusionRun:
-        """Sampler A, DiffRec-style inference (methods.md 1.6): corrupt the clean input for T' steps, then run
+        """Sampler A, DiffRec-style inference (docs/methods.md §1.6): corrupt the clean input for T' steps, then run
         the reverse chain. Faithful (``reverse='all_T'``): always all T steps, treating x_{T'} as if it were x_T.
         Clean option ``'from_T_prime'``: only T' steps. With T' = 0 and no sampling noise (every released config)
         this is T deterministic passes of the network from the clean history."""
@@ -281,7 +281,7 @@ class GaussianDiffusion(nn.Module):
                          x_T: Optional[torch.Tensor] = None, noises: Optional[Sequence[torch.Tensor]] = None,
                          generator: Optional[torch.Generator] = None, device=None,
                          dtype=torch.float32) -> DiffusionRun:
-        """Sampler B, ancestral DDPM from N(0, I) over all T steps (methods.md 1.7). ``variance='large'`` is
+        """Sampler B, ancestral DDPM from N(0, I) over all T steps (docs/methods.md §1.7). ``variance='large'`` is
         DiffuRec's log beta, ``'small'`` DreamRec's posterior variance. ``noises`` (T-1 tensors, for k = T-1..1)
         replace the random draws, so a run can be replayed exactly (golden tests, "same noise" comparisons)."""
         device = device or self.betas.device
@@ -309,7 +309,7 @@ class GaussianDiffusion(nn.Module):
     def sample_ddim(self, model_fn: ModelFn, shape, steps: int = 10, eta: float = 0.0, record: bool = False,
                     x_T: Optional[torch.Tensor] = None, generator: Optional[torch.Generator] = None, device=None,
                     dtype=torch.float32) -> DiffusionRun:
-        """Sampler C, DDIM (methods.md 1.8) - NOT in the original DiffuRec/DreamRec code; for fast demos only.
+        """Sampler C, DDIM (docs/methods.md §1.8) - NOT in the original DiffuRec/DreamRec code; for fast demos only.
         Steps are evenly spaced from T-1 to 0; the network sees the original index k."""
         device = device or self.betas.device
         S = max(1, min(int(steps), self.T))

@@ -1,4 +1,4 @@
-"""Noise schedules of every method (methods.md 1.2), each under its own name.
+"""Noise schedules of every method (docs/methods.md §1.2), each under its own name.
 
 Three different schedules are called "linear" in the five codebases; here each gets its own name so that a config
 can never silently mean the wrong one. All return float64 NumPy betas of length T, except the DreamRec schedules,
@@ -149,7 +149,7 @@ def make_betas(cfg: ScheduleConfig) -> torch.Tensor:
 
 
 def schedule_arrays(betas: torch.Tensor) -> dict:
-    """Every derived buffer of methods.md 1.1, in the dtype of ``betas`` (float64 for DiffRec-family configs,
+    """Every derived buffer of docs/methods.md §1.1, in the dtype of ``betas`` (float64 for DiffRec-family configs,
     float32 for DreamRec's, reproducing each author's rounding)."""
     betas = torch.as_tensor(betas)
     alphas = 1.0 - betas
@@ -180,7 +180,7 @@ def schedule_arrays(betas: torch.Tensor) -> dict:
     return out
 
 
-# Presets the app and command line offer (the authors' tuned configurations, methods.md 2.1 table).
+# Presets the app and command line offer (the authors' tuned configurations, docs/methods.md §2.1 table).
 PRESETS = {
     "diffrec ml-1m (tuned)": ScheduleConfig("linear_var", 40, 5e-3, 5e-3, 1e-2, 1e-5),
     "diffrec amazon-book (tuned)": ScheduleConfig("linear_var", 5, 1e-4, 5e-4, 5e-3, 1e-5),

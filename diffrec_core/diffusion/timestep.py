@@ -1,4 +1,4 @@
-"""The two sinusoidal time embeddings of the five codebases (methods.md 1.9).
+"""The two sinusoidal time embeddings of the five codebases (docs/methods.md §1.9).
 
 They differ in frequency spacing and in the order of sin/cos, so a denoiser trained with one cannot be evaluated
 with the other; both are kept, by name.

@@ -32,7 +32,7 @@ def config_from_dict(cls, d: dict):
         default = getattr(cls(), k)
         try:
             if isinstance(default, bool):
-                if isinstance(v, str):  # real booleans: never argparse's type=bool trap (methods.md 2.1 quirk 1)
+                if isinstance(v, str):  # real booleans: never argparse's type=bool trap (docs/methods.md §2.1 quirk 1)
                     if v.lower() not in ("true", "false", "1", "0", "yes", "no"):
                         raise ValueError(v)
                     v = v.lower() in ("true", "1", "yes")
@@ -98,7 +98,7 @@ class Recommender(nn.Module):
     @property
     def test_uses_valid(self) -> bool:
         """False when the test pass reads the same input as the validation pass, so one scoring pass serves both
-        (halves evaluation cost; methods.md 2.1)."""
+        (halves evaluation cost; docs/methods.md §2.1)."""
         return getattr(self.config, "test_input", "train") == "train+valid"
 
     # -- training / inference -------------------------------------------------------------------------------

@@ -1,11 +1,11 @@
 """DCDR: discrete conditional diffusion for reranking (Lin et al., Kuaishou, WWW'24 Companion, arXiv 2308.06982).
 
-**This is a reconstruction.** The paper has no public code (methods.md 2.7). From the paper [paper]: reranking in
+**This is a reconstruction.** The paper has no public code (docs/methods.md §2.7). From the paper [paper]: reranking in
 the generator-evaluator paradigm; a *discrete* forward process that corrupts item lists step by step (permutation
 level, DCDR-P: swaps; token level, DCDR-T: replacements); a reverse process *conditioned on the expected user
 responses*; inference that starts from the upstream ranker's list, conditions on positive responses, runs a few
 reverse steps with beam search and early stopping; a sequence evaluator that picks the output. Everything concrete
-below is this project's design [recon], following methods.md 2.7:
+below is this project's design [recon], following docs/methods.md §2.7:
 
 * **Forward processes** - ``diffrec_core/diffusion/discrete.py``: DCDR-P applies, at step k, one uniformly random
   transposition with probability beta_k; DCDR-T replaces each position with probability beta_k by a candidate not
@@ -36,7 +36,7 @@ below is this project's design [recon], following methods.md 2.7:
   distinct lists by cumulative log-probability survive. Early stop: when the beams come out as the lists they went
   in ('no-op': the list stopped changing; with B = 1 this is "the most likely move is the no-op"), or when the
   evaluator's best Û did not improve on the previous step ('evaluator'). Output: argmax Û over x_init and every
-  beam visited (methods.md: the final beams and x_init; keeping the best seen matters when the evaluator stop
+  beam visited (docs/methods.md: the final beams and x_init; keeping the best seen matters when the evaluator stop
   fires). Since the forward process's no-op prior is 1 - β_k, the no-op path usually keeps the highest
   log-probability and the other beams are the model's proposals: the evaluator chooses among them.
 
@@ -82,7 +82,7 @@ CONDITIONS = {"like": "a click and a like at every position", "click": "a click 
 
 @dataclass
 class DCDRConfig:
-    # --- what is diffused (methods.md 2.7) ---
+    # --- what is diffused (docs/methods.md §2.7) ---
     variant: str = "P"               # 'P': permutation noise (swaps) | 'T': token noise (replacements)
     steps: int = 6                   # T forward steps
     beta_start: float = 0.3          # rate of step 1

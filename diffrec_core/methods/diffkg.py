@@ -1,7 +1,7 @@
 """DiffKG (Jiang et al., "DiffKG: Knowledge Graph Diffusion Model for Recommendation", WSDM 2024, arXiv 2312.16890).
 
 Authors' code: github.com/HKUDS/DiffKG @ c924659 (Model.py: Model, RGAT, Denoise, GaussianDiffusion; Main.py: Coach;
-DataHandler.py). Specification: methods.md 2.4.
+DataHandler.py). Specification: docs/methods.md §2.4.
 
 What is diffused: **one row of the entity x entity KG adjacency** - the binary neighbour indicator of an entity over
 all E entities (items are entities 0..I-1). The row is kept sparse and densified per batch; the authors hold the
@@ -24,11 +24,11 @@ One training epoch, in the authors' order (Main.py ``trainEpoch``):
    and positive items, ``reg`` x squared norms of every table.
 
 Scoring uses the view ``cl_pattern`` picks, without message dropout (Main.py ``testEpoch``), with training items
-masked; selection is on **validation** Recall@20 (the authors select on test: methods.md 2.4 quirk 2).
+masked; selection is on **validation** Recall@20 (the authors select on test: docs/methods.md §2.4 quirk 2).
 
 Faithful vs switchable:
 
-* ``faithful_bug`` (default **False**; methods.md 2.4 quirk 1, issue #10): the authors' training loop passes the
+* ``faithful_bug`` (default **False**; docs/methods.md §2.4 quirk 1, issue #10): the authors' training loop passes the
   denoised KG positionally into ``mess_dropout``, so training never sees it: both views are the original KG
   (CL contrasts two dropout masks) and the denoised KG reaches only scoring (``cl_pattern = 0``) or nothing
   (``cl_pattern = 1``). ``True`` reproduces that; ``False`` passes it by keyword as intended.
@@ -71,7 +71,7 @@ from .kg_common import (KGEdges, KGRecommender, bpr_loss, info_nce, sample_negat
 
 @dataclass
 class DiffKGConfig:
-    # --- recommender: KG-aware LightGCN (methods.md 2.4; sample-world CPU configuration) ---
+    # --- recommender: KG-aware LightGCN (docs/methods.md §2.4; sample-world CPU configuration) ---
     latdim: int = 32                    # authors: 64
     gnn_layer: int = 2                  # LightGCN steps on the user-item graph
     layer_num_kg: int = 1               # hops of the relation-aware KG attention
@@ -98,7 +98,7 @@ class DiffKGConfig:
     e_loss: float = 0.5                 # weight of the CKGC loss against the diffusion loss
     diff_lr: float = 1e-3               # denoiser's Adam
     diff_batch: int = 256               # entity rows per diffusion batch
-    # --- the authors' bug (methods.md 2.4 quirk 1, issue #10) ---
+    # --- the authors' bug (docs/methods.md §2.4 quirk 1, issue #10) ---
     faithful_bug: bool = False          # True: the denoised KG never reaches training (as in the authors' code)
     # --- optimisation of the recommender ---
     lr: float = 1e-3
@@ -184,7 +184,7 @@ class DiffKG(KGRecommender):
 
     # -- training ------------------------------------------------------------------------------------------------
     def diffusion_epoch(self, split: Split, generator: torch.Generator, rng: np.random.Generator) -> dict:
-        """Step 2: the denoiser on every entity row, diffusion loss + CKGC loss (methods.md 2.4)."""
+        """Step 2: the denoiser on every entity row, diffusion loss + CKGC loss (docs/methods.md §2.4)."""
         c = self.config
         if self._diff_opt is None:
             self._diff_opt = make_adamw(self.denoiser.parameters(), lr=c.diff_lr, weight_decay=0.0)
@@ -302,7 +302,7 @@ class DiffKG(KGRecommender):
     @torch.no_grad()
     def kg_trajectory(self, split: Split, entities, k: int = 10, seed: int = 0, T_prime: Optional[int] = None,
                       sampling_noise: bool = False, reverse: str = "all_T"):
-        """Entity rows noised for T' steps and denoised (methods.md 1.6): states / x0_hat (S, B, E) over entities,
+        """Entity rows noised for T' steps and denoised (docs/methods.md §1.6): states / x0_hat (S, B, E) over entities,
         scores = x^0 (no masking: the rebuild ranks every column), top-K entities per step."""
         ents = np.atleast_1d(np.asarray(entities, dtype=np.int64))
         c = self.config

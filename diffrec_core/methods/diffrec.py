@@ -1,11 +1,11 @@
 """DiffRec and T-DiffRec (Wang et al., "Diffusion Recommender Model", SIGIR 2023, arXiv 2304.04971).
 
 Authors' code: github.com/YiyanXu/DiffRec @ d35a6c6 (DiffRec/main.py, models/DNN.py, models/gaussian_diffusion.py,
-T-DiffRec/data_utils.py). Specification: methods.md 2.1-2.2.
+T-DiffRec/data_utils.py). Specification: docs/methods.md §2.1-2.2.
 
 What is diffused: a user's whole training-interaction row x0 in {0,1}^I (T-DiffRec: the row weighted by a linear
 ramp over the user's chronological history). The denoiser predicts x0 (Eq. 8 of the paper with x0 target);
-training uses SNR-difference weights (methods.md 1.4) and importance-sampled steps (1.5); inference is
+training uses SNR-difference weights (docs/methods.md §1.4) and importance-sampled steps (1.5); inference is
 ``denoise_from`` with T' = 0 (1.6): T passes of the MLP starting from the clean history.
 """
 from __future__ import annotations
@@ -27,7 +27,7 @@ from .dnn import DNN, mirrored_dims
 
 @dataclass
 class DiffRecConfig:
-    # --- denoiser (methods.md 2.1) ---
+    # --- denoiser (docs/methods.md §2.1) ---
     dims: List[int] = field(default_factory=lambda: [200])  # decoder half of the mirrored MLP (ML-1M: [200, 600])
     emb_size: int = 10                  # time-embedding size
     norm: bool = False                  # L2-normalise input rows (off in every released config)
@@ -48,7 +48,7 @@ class DiffRecConfig:
     sampling_noise: bool = False        # add posterior noise in the reverse steps (authors: off)
     reverse_steps: str = "all_T"        # 'all_T' (faithful, quirk 3) or 'from_T_prime' (clean)
     test_input: str = "train"           # test pass reads 'train' (faithful, quirk 6) or 'train+valid'
-    # --- T-DiffRec only (methods.md 2.2) ---
+    # --- T-DiffRec only (docs/methods.md §2.2) ---
     w_min: float = 0.1                  # weight of a user's oldest training interaction
     w_max: float = 1.0                  # weight of the newest
     # --- optimisation (sample-world CPU configuration; presets hold the authors' tuned values) ---

@@ -2,25 +2,25 @@
 arXiv 2304.00686).
 
 Authors' code: github.com/WHUIR/DiffuRec @ f6f70c9 (MIT): ``src/diffurec.py`` (``DiffuRec``, ``Diffu_xstart``,
-``Transformer_rep``), ``src/model.py`` (``Att_Diffuse_model``), ``src/trainer.py``. Specification: methods.md 2.5.
+``Transformer_rep``), ``src/model.py`` (``Att_Diffuse_model``), ``src/trainer.py``. Specification: docs/methods.md §2.5.
 
 What is diffused: the raw embedding of the next item, x0 = E[target] (not LayerNorm'd), with the ``trunc_lin``
-schedule, T = 32 (methods.md 1.2; T <= 20 silently weakens that schedule, so keep T >= 21). The approximator
+schedule, T = 32 (docs/methods.md §1.2; T <= 20 silently weakens that schedule, so keep T >= 21). The approximator
 reads the history h_i = LN(Drop(E[s_i])) and injects the noisy target at *every* position, scaled by a random
-λ ~ N(δ, δ²) drawn afresh at every call (methods.md 2.5; code ``Diffu_xstart.forward``):
+λ ~ N(δ, δ²) drawn afresh at every call (docs/methods.md §2.5; code ``Diffu_xstart.forward``):
 
     τ = Linear(SiLU(Linear(sinusoid_cos_first(k·1000/T))));   z_i = h_i + λ_i ⊙ (x_k + τ);
-    x̂0 = LN(Drop(Transformer(z)))[:, −1]                        (x0 parameterisation, methods.md 1.3)
+    x̂0 = LN(Drop(Transformer(z)))[:, −1]                        (x0 parameterisation, docs/methods.md §1.3)
 
 Loss: cross-entropy of x̂0·Eᵀ over the catalogue with uniform k (no MSE; ``loss_diffu_ce``). Inference: sampler
-B (methods.md 1.7), 32 ancestral steps from x_T ~ N(0, I) with the fixed-large variance; ranking by x̂0·Eᵀ.
+B (docs/methods.md §1.7), 32 ancestral steps from x_T ~ N(0, I) with the fixed-large variance; ranking by x̂0·Eᵀ.
 
-Why λ matters (methods.md 5.3): with δ = 1e-3 the noisy target reaches the Transformer only at ~1e-3 of the
+Why λ matters (docs/methods.md §5.3): with δ = 1e-3 the noisy target reaches the Transformer only at ~1e-3 of the
 history's scale, so two reverse runs from different x_T give nearly the same ranking - DiffuRec then behaves like
 a position-free bidirectional Transformer trained with full-softmax CE. ``lambda_uncertainty`` is the slider.
 
 Faithful vs clean. The dataclass defaults are the authors' choices; the 'sample' preset switches only what the
-app's protocol requires (the padding item is not ranked, methods.md 3.4), shrinks the model for a CPU and trains
+app's protocol requires (the padding item is not ranked, docs/methods.md §3.4), shrinks the model for a CPU and trains
 at lr 3e-3; 'sample-clean' adds learned positions and a key-padding mask.
 """
 from __future__ import annotations
@@ -42,7 +42,7 @@ from .seq_common import (ATTN_MASKS, SeqRecommender, Transformer, attention_allo
 
 @dataclass
 class DiffuRecConfig:
-    # --- approximator (methods.md 2.5; authors: d 128, 4 blocks, 4 heads, max_len 50) ---
+    # --- approximator (docs/methods.md §2.5; authors: d 128, 4 blocks, 4 heads, max_len 50) ---
     hidden: int = 32                    # d; the sample world uses 32 (authors 128)
     blocks: int = 2                     # Transformer blocks (authors 4)
     heads: int = 4                      # attention heads (hard-coded 4 by the authors)
@@ -85,7 +85,7 @@ class DiffuRecConfig:
             raise ValueError("hidden must be divisible by heads")
 
 
-# sample world (methods.md 2.5 CPU configuration, with its "lr 3e-3 if it underfits": at 1e-3 / 15 epochs the
+# sample world (docs/methods.md §2.5 CPU configuration, with its "lr 3e-3 if it underfits": at 1e-3 / 15 epochs the
 # validation NDCG@10 was still far below its 3e-3 / 30-epoch value). Faithful architecture (no positions,
 # query-only mask, λ 1e-3) with the app's ranking protocol: the padding item is neither a CE class nor ranked.
 _SAMPLE = dict(score_padding=False, lr=3e-3, epochs=30)
@@ -93,7 +93,7 @@ DIFFUREC_PRESETS = {
     "sample": _SAMPLE,
     # the same with the clean architecture: learned positions and a key-padding mask
     "sample-clean": dict(_SAMPLE, use_pos_emb=True, attn_mask="key"),
-    # λ = 1: the noisy target really reaches the Transformer (methods.md 5.3, the slider's other end)
+    # λ = 1: the noisy target really reaches the Transformer (docs/methods.md §5.3, the slider's other end)
     "sample-lambda1": dict(_SAMPLE, lambda_uncertainty=1.0),
     # faithful reproduction on diffurec_amazon_beauty (src/main.py defaults; every quirk as the authors have it)
     "beauty": dict(hidden=128, blocks=4, heads=4, dropout=0.1, emb_dropout=0.3, max_len=50, lambda_uncertainty=1e-3,
@@ -205,7 +205,7 @@ class DiffuRec(SeqRecommender):
         gen = cpu_generator(seed)
         fn = self.denoiser(rep, allowed, gen, opts.get("lambda_uncertainty"))
         shape = (len(hist), c.hidden)
-        if opts.get("sampler", c.sampler) == "ddim":   # NOT in the authors' code (methods.md 1.8)
+        if opts.get("sampler", c.sampler) == "ddim":   # NOT in the authors' code (docs/methods.md §1.8)
             return self.diffusion.sample_ddim(fn, shape, steps=int(opts.get("ddim_steps", c.ddim_steps)),
                                               record=record, generator=gen, device=self.device)
         return self.diffusion.sample_ancestral(fn, shape, variance="large", record=record, generator=gen,

@@ -1,4 +1,4 @@
-"""DiffRec's denoiser ``DNN`` (DiffRec/models/DNN.py at d35a6c6; methods.md 2.1), also used by L-DiffRec on the
+"""DiffRec's denoiser ``DNN`` (DiffRec/models/DNN.py at d35a6c6; docs/methods.md §2.1), also used by L-DiffRec on the
 latent and by DiffKG on KG rows.
 
 Mirrored MLP: ``dims`` is the decoder half; ``out = dims + [I]``, ``in = reversed(out)``; the time embedding
@@ -178,7 +178,7 @@ class DNN(nn.Module):
         return last(self._hidden(x, k))
 
     def forward_mixed(self, x: torch.Tensor, k: torch.Tensor, c1: float, c2: float) -> torch.Tensor:
-        """c1 * forward(x, k) + c2 * x in the last matrix product (the x0-mode posterior mean, methods.md 1.6)."""
+        """c1 * forward(x, k) + c2 * x in the last matrix product (the x0-mode posterior mean, docs/methods.md §1.6)."""
         last = self.out_layers[-1]
         out = torch.addmm(last.bias, self._hidden(x, k), last.weight.t(), beta=c1, alpha=c1)
         return out.add_(x, alpha=c2) if c2 != 0.0 else out

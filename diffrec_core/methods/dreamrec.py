@@ -2,15 +2,15 @@
 NeurIPS 2023, arXiv 2310.20453).
 
 Authors' code: github.com/YangZhengyi98/DreamRec @ 454133c (no licence file; re-implemented, not copied):
-``DreamRec.py`` (``diffusion``, ``Tenc``, ``evaluate``), ``Modules_ori.py``. Specification: methods.md 2.6.
+``DreamRec.py`` (``diffusion``, ``Tenc``, ``evaluate``), ``Modules_ori.py``. Specification: docs/methods.md §2.6.
 
 What is diffused: the "oracle" next-item embedding x0 = E[target], E learned only through the diffusion loss.
 A one-layer SASRec-style encoder turns the last ``seq_len`` items into the guidance h; the denoiser is ONE linear
 layer on [x_k ; h ; τ(k)] (``mlp1``; ``mlp2`` adds a GELU hidden layer), τ = MLP(sinusoid_sin_first(k)).
-Training: plain MSE on x̂0 with uniform k (methods.md 1.4, 2.6; ``p_losses``), and classifier-free
-guidance training - h is replaced by a learned ∅ with probability p. Generation: sampler B (methods.md 1.7),
+Training: plain MSE on x̂0 with uniform k (docs/methods.md §1.4, §2.6; ``p_losses``), and classifier-free
+guidance training - h is replaced by a learned ∅ with probability p. Generation: sampler B (docs/methods.md §1.7),
 ancestral with the fixed-small variance and the guided prediction x̂0 = (1+w)·f(x_k, h, k) − w·f(x_k, ∅, k)
-(methods.md 1.7; ``diffusion.p_sample``); ranking by x0·Eᵀ.
+(docs/methods.md §1.7; ``diffusion.p_sample``); ranking by x0·Eᵀ.
 
 Parameter names of :class:`Tenc` are the authors' ``state_dict`` names, so their weights (and the golden file
 ``dreamrec_sample.npz``) load with ``strict=True``; the schedules are built in float32 exactly as DreamRec does.
@@ -41,7 +41,7 @@ NEG = -2 ** 32 + 1   # the authors' masking constant (Modules_ori.py)
 
 @dataclass
 class DreamRecConfig:
-    # --- guidance encoder and denoiser (methods.md 2.6; authors: d 64, seq 10, 1 head, dropout 0.1) ---
+    # --- guidance encoder and denoiser (docs/methods.md §2.6; authors: d 64, seq 10, 1 head, dropout 0.1) ---
     hidden: int = 64                    # d (the authors' forward_uncon hard-codes 64; here any d works)
     seq_len: int = 10                   # last items read, right-padded with the pad id N
     heads: int = 1
@@ -82,13 +82,13 @@ class DreamRecConfig:
 
 
 DREAMREC_PRESETS = {
-    # sample world (methods.md 2.6 CPU configuration: T 100 exp, AdamW 5e-3, 30 epochs) with the clean switches
+    # sample world (docs/methods.md §2.6 CPU configuration: T 100 exp, AdamW 5e-3, 30 epochs) with the clean switches
     # for generation-time dropout and epochs; architecture, loss and sampler are the authors'.
     "sample": dict(eval_dropout=False, epoch_mode="shuffle"),
     "sample-ce": dict(eval_dropout=False, epoch_mode="shuffle", aux_ce_weight=1.0),      # NON-FAITHFUL CE term
     "sample-ddim": dict(eval_dropout=False, epoch_mode="shuffle", sampler="ddim"),       # DDIM-20: OUR addition
     # faithful reproduction on diffurec_amazon_beauty with the YooChoose README command (T 500, exp, lr 1e-3,
-    # w 2, AdamW) and the authors' quirks, except two protocol choices of methods.md 3.4: the padding row is not
+    # w 2, AdamW) and the authors' quirks, except two protocol choices of docs/methods.md §3.4: the padding row is not
     # ranked (set score_padding=True for the authors' ranking) and the epoch is selected on validation NDCG@10.
     "beauty": dict(hidden=64, seq_len=10, heads=1, dropout=0.1, diffuser="mlp1", schedule="exp", steps=500,
                    p_uncond=0.1, w=2.0, eval_dropout=True, score_padding=False, epoch_mode="sample", lr=1e-3,
@@ -97,7 +97,7 @@ DREAMREC_PRESETS = {
 
 
 class SinusoidalPositionEmbeddings(nn.Module):
-    """Parameter-free step 0 of ``step_mlp`` (DreamRec's sin-first sinusoid, methods.md 1.9)."""
+    """Parameter-free step 0 of ``step_mlp`` (DreamRec's sin-first sinusoid, docs/methods.md §1.9)."""
 
     def __init__(self, dim: int):
         super().__init__()
@@ -299,7 +299,7 @@ class DreamRec(SeqRecommender):
         w = float(opts.get("w", c.w))
         fn = GuidedDenoiser(self.tenc, h, w, self.diffusion.T)   # = tenc.guided, per-step work hoisted
         gen = cpu_generator(seed)
-        if opts.get("sampler", c.sampler) == "ddim":   # NOT in the authors' code (methods.md 1.8)
+        if opts.get("sampler", c.sampler) == "ddim":   # NOT in the authors' code (docs/methods.md §1.8)
             return self.diffusion.sample_ddim(fn, h.shape, steps=int(opts.get("ddim_steps", c.ddim_steps)),
                                               record=record, generator=gen, device=self.device)
         if not record and fn.wx_t is not None:

@@ -1,6 +1,6 @@
 """EASE: a closed-form linear item-item autoencoder.
 
-Steck, "Embarrassingly Shallow Autoencoders for Sparse Data", WWW 2019 (arXiv 1905.03375); methods.md 5, item 7.
+Steck, "Embarrassingly Shallow Autoencoders for Sparse Data", WWW 2019 (arXiv 1905.03375); docs/methods.md §5.7.
 
 EASE learns B in  min_B ||X - X B||_F^2 + l2 ||B||_F^2  subject to diag(B) = 0 (no item may predict itself), whose
 solution is closed form:

@@ -2,7 +2,7 @@
 
 Sarwar, Karypis, Konstan & Riedl, "Item-based collaborative filtering recommendation algorithms", WWW 2001; the
 shrinkage term and the per-item top-k pruning follow the tuned baseline of Ferrari Dacrema, Cremonesi & Jannach,
-"Are we really making much progress?", RecSys 2019 (methods.md 5, item 7).
+"Are we really making much progress?", RecSys 2019 (docs/methods.md §5.7).
 
     S_ij  = <x_i, x_j> / (||x_i|| ||x_j|| + shrink)      x_i = item i's column of the binary training matrix
     S_ii  = 0                                            an item is not its own neighbour

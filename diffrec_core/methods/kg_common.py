@@ -1,4 +1,4 @@
-"""Shared pieces of the graph recommenders: LightGCN, the KGAT-style KG baseline and DiffKG (methods.md 2.4).
+"""Shared pieces of the graph recommenders: LightGCN, the KGAT-style KG baseline and DiffKG (docs/methods.md §2.4).
 
 Everything is sparse: the KG is an edge list (head, tail, relation) plus a scipy CSR adjacency that is densified
 a batch of rows at a time; the user-item graph is a sparse normalised adjacency. Relation-aware attention uses

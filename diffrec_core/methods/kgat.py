@@ -1,11 +1,11 @@
 """The knowledge-graph baseline: KGAT-style relation-aware KG attention feeding LightGCN, **without diffusion**.
 
-This is DiffKG's own recommender (methods.md 2.4, ``Model`` with ``RGAT``; :class:`kg_common.KGRecommender`) on the
-original KG only: relation-aware attention ``a = LeakyReLU(sum((W [e_h || e_t]) * e_r))`` with a softmax over each
-head's edges (the attentive KG aggregation of KGAT, Wang et al., KDD 2019, arXiv 1905.07854), its item rows next
-to the user table, a LightGCN-style propagation with self-loops summed over layers, BPR with one uniform negative
-and ``reg`` x squared norms. The KG view is drawn once (at most ``triplet_num`` tails per head), message dropout
-in training. No denoiser, no KG rebuild, no contrastive loss.
+This is DiffKG's own recommender (docs/methods.md §2.4, ``Model`` with ``RGAT``; :class:`kg_common.KGRecommender`) on
+the original KG only: relation-aware attention ``a = LeakyReLU(sum((W [e_h || e_t]) * e_r))`` with a softmax over each
+head's edges (the attentive KG aggregation of KGAT, Wang et al., KDD 2019, arXiv 1905.07854), its item rows next to the
+user table, a LightGCN-style propagation with self-loops summed over layers, BPR with one uniform negative and ``reg`` x
+squared norms. The KG view is drawn once (at most ``triplet_num`` tails per head), message dropout in training. No
+denoiser, no KG rebuild, no contrastive loss.
 
 It is **not** the full KGAT: no TransR loss, no bi-interaction aggregator, no user nodes in the attention graph.
 It is the ablation that isolates what DiffKG's diffusion (and its contrastive views) add on top of the same

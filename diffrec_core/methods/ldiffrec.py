@@ -2,7 +2,7 @@
 SIGIR 2023, arXiv 2304.04971 - the latent variant of DiffRec).
 
 Authors' code: github.com/YiyanXu/DiffRec @ d35a6c6 (L-DiffRec/main.py, models/Autoencoder.py, inference.py);
-second reference RecBole ``ldiffrec.py``. Specification: methods.md 2.3 (shared diffusion: 1; denoiser: 2.1).
+second reference RecBole ``ldiffrec.py``. Specification: docs/methods.md §2.3 (shared diffusion: 1; denoiser: 2.1).
 
 Why a latent: DiffRec's MLP reads and writes whole I-dimensional rows, so its first and last layers grow with the
 catalogue. L-DiffRec clusters the items (k-means on item embeddings), compresses each cluster's slice of the row
@@ -39,7 +39,7 @@ CLUSTER_SOURCES = ("none", "single", "item_emb", "svd")   # codes 0..3 of the ``
 
 @dataclass
 class LDiffRecConfig:
-    # --- item clustering and autoencoder (methods.md 2.3) ---
+    # --- item clustering and autoencoder (docs/methods.md §2.3) ---
     n_cate: int = 2                     # number of item clusters; 1 = no clustering (tuned value in every release: 2)
     cluster_source: str = "auto"        # 'auto' (item_emb if the split ships one, else 'svd') | 'item_emb' | 'svd'
     svd_dim: int = 32                   # 'svd': rank of the truncated SVD (a substitute for LightGCN embeddings)
@@ -48,7 +48,7 @@ class LDiffRecConfig:
     ae_dropout: float = 0.1             # input dropout of the encoder
     reparam: bool = True                # z = mu + sigma*eps in training (eval always uses mu)
     vae_target: str = "dropped"         # multinomial target: 'dropped' (faithful quirk 2: dropped-out x) | 'clean'
-    # --- latent denoiser (the DNN of methods.md 2.1, on the latent) ---
+    # --- latent denoiser (the DNN of docs/methods.md §2.1, on the latent) ---
     mlp_dims: List[int] = field(default_factory=lambda: [64])  # decoder half of the mirrored MLP (ML-1M [300])
     emb_size: int = 10                  # time-embedding size
     norm: bool = False                  # L2-normalise the latent before the MLP (off in every release)
@@ -98,7 +98,7 @@ class LDiffRecConfig:
 
 LDIFFREC_PRESETS = {
     "sample": {},
-    # L-DiffRec/inference.py, ml-1m_clean (methods.md 2.3 table); anneal_steps / vae_anneal_steps are the
+    # L-DiffRec/inference.py, ml-1m_clean (docs/methods.md §2.3 table); anneal_steps / vae_anneal_steps are the
     # authors' argparse defaults, which every tuned run used.
     "ml-1m": dict(lr1=1e-3, lr2=5e-4, batch_size=400, lamda=0.03, steps=40, noise_scale=5e-3, noise_min=5e-3,
                   noise_max=2e-2, latent_dims=[300], mlp_dims=[300], n_cate=2, epochs=1000, eval_every=5,
@@ -150,7 +150,7 @@ def kmeans(x: torch.Tensor, n_clusters: int, seed: int = 1, max_iter: int = 300,
 def svd_item_factors(train: sp.spmatrix, dim: int = 32, seed: int = 1) -> np.ndarray:
     """Item factors V sqrt(S) of a rank-``dim`` truncated SVD of the sparse training matrix (never densified).
 
-    A substitute for the authors' LightGCN item embeddings, which come from an external run (methods.md 2.3 quirk
+    A substitute for the authors' LightGCN item embeddings, which come from an external run (docs/methods.md §2.3 quirk
     6). sqrt(S) splits the singular values evenly between users and items, as in X ~ (U sqrt S)(V sqrt S)^T. Signs
     of singular vectors are arbitrary but do not change euclidean distances, so the k-means result is unaffected.
     """
@@ -182,9 +182,9 @@ def latent_split(sizes, latent: int) -> List[int]:
 
 # ---------------------------------------------------------------------------------------------------- autoencoder
 class ClusteredAutoEncoder(nn.Module):
-    """The authors' ``AutoEncoder`` (methods.md 2.3) with its per-cluster encoders stored as the diagonal blocks of
-    one ``Linear(I, 2*latent)`` (see the module docstring). All data-dependent state - which cluster each item is
-    in, and the item order - lives in persistent buffers, so a checkpoint reloads without the data."""
+    """The authors' ``AutoEncoder`` (docs/methods.md §2.3) with its per-cluster encoders stored as the diagonal
+    blocks of one ``Linear(I, 2*latent)`` (see the module docstring). All data-dependent state - which cluster each
+    item is in, and the item order - lives in persistent buffers, so a checkpoint reloads without the data."""
 
     def __init__(self, n_items: int, latent: int, n_cate: int, dropout: float = 0.1):
         super().__init__()
@@ -277,7 +277,7 @@ def _randn(like: torch.Tensor, generator: Optional[torch.Generator]) -> torch.Te
 
 # ---------------------------------------------------------------------------------------------------- the method
 class LDiffRec(Recommender):
-    """Clustered VAE + DiffRec's diffusion on its latent (methods.md 2.3). ``prepare`` clusters the items once
+    """Clustered VAE + DiffRec's diffusion on its latent (docs/methods.md §2.3). ``prepare`` clusters the items once
     (k-means on shipped item embeddings, or on truncated-SVD factors as a substitute); ``fit_epoch`` trains the
     autoencoder and the latent MLP jointly; ``score`` is mu(x) -> T deterministic latent denoising steps ->
     decode -> scores in original item order."""
@@ -321,7 +321,7 @@ class LDiffRec(Recommender):
             self.recluster(split)
 
     def recluster(self, split: Split) -> None:
-        """k-means on the item embeddings named by ``cluster_source`` (methods.md 2.3 quirk 6), then fresh
+        """k-means on the item embeddings named by ``cluster_source`` (docs/methods.md §2.3 quirk 6), then fresh
         autoencoder weights for the new block shapes."""
         c = self.config
         if split.n_items != self.n_items:
@@ -382,7 +382,7 @@ class LDiffRec(Recommender):
         return lam, anneal
 
     def batch_loss(self, x: torch.Tensor, generator: Optional[torch.Generator] = None) -> dict:
-        """The joint loss of one batch (L-DiffRec/main.py; methods.md 2.3):
+        """The joint loss of one batch (L-DiffRec/main.py; docs/methods.md §2.3):
         ``loss = lambda * elbo + (-mean_b sum_i log_softmax(logits)_i * target_i + anneal * KL)``, where elbo is the
         importance-sampled, SNR-reweighted latent diffusion loss and logits decode the MLP's x0_hat (so the
         decoder learns to read the denoiser's output, not the encoder's). Always ``lambda * elbo + vae``: the

@@ -1,7 +1,7 @@
 """Mult-VAE: a variational autoencoder with a multinomial likelihood over a user's item row.
 
 Liang, Krishnan, Hoffman & Jebara, "Variational Autoencoders for Collaborative Filtering", WWW 2018
-(arXiv 1802.05814); reference code github.com/dawenl/vae_cf. methods.md 5, item 7.
+(arXiv 1802.05814); reference code github.com/dawenl/vae_cf. docs/methods.md §5.7.
 
 It is DiffRec's natural no-diffusion twin: the same kind of MLP on the same row, with dropout-0.5 corruption, but a
 Gaussian latent and a KL term instead of a noise schedule. If DiffRec only matches it, the diffusion added nothing.

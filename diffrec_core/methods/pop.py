@@ -1,6 +1,6 @@
 """TopPop: recommend the items most people interacted with in the training matrix.
 
-The floor of every honest comparison (methods.md 5, item 7; e.g. Cremonesi, Koren & Turrin, "Performance of
+The floor of every honest comparison (docs/methods.md §5.7; e.g. Cremonesi, Koren & Turrin, "Performance of
 recommender algorithms on top-N recommendation tasks", RecSys 2010). It is not personalised at all: every user gets
 the same ranking, minus the items they have already seen (masked by the evaluator). A diffusion recommender that
 barely beats it has learned little beyond popularity.

@@ -11,7 +11,7 @@
   the list is sorted by its scores. This is the baseline the issue asks for; the paper's online A/B compares DCDR
   with Kuaishou's production PRM.
 * ``rerank_sample`` - a generator-evaluator without diffusion: N random permutations of the input list (plus the
-  list itself), the evaluator picks the best (methods.md 2.7's "random permutations + evaluator").
+  list itself), the evaluator picks the best (docs/methods.md §2.7's "random permutations + evaluator").
 
 All permute the given items (membership is kept); only DCDR-T swaps in other candidates. Greedy, MMR and the
 sampler use DCDR's evaluator (``with_evaluator``), so every evaluator-based method is judged with the same model.
@@ -244,10 +244,10 @@ _IDEAS = {
 }
 _PAPERS = {
     "rerank_ranker": "the upstream ranker (no reranking)",
-    "rerank_greedy": "greedy sorting by a learned evaluator (methods.md 2.7)",
+    "rerank_greedy": "greedy sorting by a learned evaluator (docs/methods.md §2.7)",
     "rerank_mmr": "Carbonell & Goldstein, SIGIR 1998",
     "rerank_prm": "Pei et al., RecSys 2019 (PRM), simplified",
-    "rerank_sample": "generator-evaluator baseline (methods.md 2.7)",
+    "rerank_sample": "generator-evaluator baseline (docs/methods.md §2.7)",
 }
 for _cls in (RankerOrder, GreedyScore, MMR, PRM, EvalSampler):
     register(MethodSpec(

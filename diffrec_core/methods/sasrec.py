@@ -1,10 +1,10 @@
 """SASRec baseline (Kang & McAuley, "Self-Attentive Sequential Recommendation", ICDM 2018, arXiv 1808.09781),
-trained with full-softmax cross-entropy as methods.md 5.7 asks, on the same leave-one-out data and protocol as
+trained with full-softmax cross-entropy as docs/methods.md §5.7 asks, on the same leave-one-out data and protocol as
 DiffuRec and DreamRec.
 
 Reference code: github.com/kang205/SASRec (TensorFlow) and pmixer/SASRec.pytorch. Deviations, on purpose:
 * the loss is cross-entropy over all items at every position (the original samples one negative for BCE);
-  this is the comparison methods.md 5.3 wants - "DiffuRec is nearly a bidirectional Transformer trained with
+  this is the comparison docs/methods.md §5.3 wants - "DiffuRec is nearly a bidirectional Transformer trained with
   full-softmax CE; compare it with SASRec trained with the same CE";
 * the blocks are DiffuRec's pre-LN Transformer blocks (``seq_common.Transformer``), with learned positions and a
   causal + key-padding mask, so that SASRec and DiffuRec differ only in what the comparison is about: causal

@@ -1,11 +1,11 @@
 """What DiffuRec, DreamRec and SASRec share: per-user sequences from a :class:`Split`, padded windows, the
 pre-LN Transformer block of DiffuRec's code (reused, with other masks, by the SASRec baseline), and a
-``SeqRecommender`` base with the leave-one-out scoring conventions of methods.md 3.4.
+``SeqRecommender`` base with the leave-one-out scoring conventions of docs/methods.md §3.4.
 
 Sequences. A leave-one-out split (``split_leave_one_out``) keeps each user's chronological training history
 in ``split.train_order`` (the 0-based position of every training interaction). The validation target is the
 second-to-last item, the test target the last one, and the test *history* is the training history plus the
-validation item (DiffuRec's protocol, methods.md 3.1). Histories are stored CSR-style (``indptr``, ``items``)
+validation item (DiffuRec's protocol, docs/methods.md §3.1). Histories are stored CSR-style (``indptr``, ``items``)
 and every batch is cut out of them with one vectorised gather; the authors build Python lists per sample.
 
 Training samples. "Every prefix of every training sequence is one sample" (DiffuRec ``src/utils.py``; DreamRec's
@@ -312,7 +312,7 @@ class SeqRecommender(Recommender):
     ``score(split, users, which)`` reads the user's history for ``which`` ('valid': training sequence; 'test':
     training sequence + the validation item) and returns (B, I) scores; with ``with_padding=True`` a last column
     holds the padding item's score, which :func:`diffrec_core.train.evaluate` ranks when the config's
-    ``score_padding`` is on (the authors' faithful behaviour, methods.md 3.3).
+    ``score_padding`` is on (the authors' faithful behaviour, docs/methods.md §3.3).
     """
 
     def __init__(self, config, n_users: int, n_items: int):
