@@ -40,7 +40,7 @@ from . import registry
 from .data import load_dataset, make_split
 from .data.dataset import InteractionLog, Split
 from .pipeline import build_model, pick_device
-from .train import evaluate, fit
+from .train import TEST_SELECTION, evaluate, fit, selects_on_test
 
 SCHEMA = "diffrec-compare"
 VERSION = 1
@@ -194,6 +194,10 @@ def run_one(method: str, split: Split, seed: int = 1, preset: str = "sample", bu
     if denominator and "metric_denominator" in cfg_fields:
         over.setdefault("metric_denominator", denominator)
     model = build_model(method, split, preset=preset, overrides=over, device=device, seed=seed)
+    if selects_on_test(model.config):    # a reproduction of an authors' protocol; its test figures chose its epoch
+        raise ValueError(f"{method} with preset {preset!r} keeps the best test epoch (select_on = "
+                         f"{TEST_SELECTION!r}, a reproduction switch): the comparison selects every row on "
+                         f"validation; use a preset or override with select_on='valid'")
     c0 = time.process_time()      # CPU seconds beside wall seconds: a contended machine shows as cpu << wall
     t0 = time.perf_counter()
     res = fit(model, split, seed=seed, progress=progress, should_stop=should_stop, evaluate_test=False,

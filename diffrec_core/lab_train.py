@@ -40,7 +40,7 @@ from . import checkpoint, registry
 from .data import load_dataset, make_split
 from .data.dataset import InteractionLog, Split
 from .pipeline import build_model, split_how
-from .train import evaluate
+from .train import Protocol, ProtocolError, Selection, evaluate
 
 MAX_CHECKPOINT_BYTES = 100 * 1024 ** 2   # DiffRec on ML-1M is 14 MB; the app's uploads are capped below this
 _LOCK = threading.Lock()       # one training chunk at a time in this process (see the module docstring)
@@ -182,11 +182,12 @@ class LabRun:
                 self.model = build_model(method, self.split, preset=preset, overrides=self.overrides, seed=self.seed)
             except (KeyError, ValueError) as e:          # ConfigError is a ValueError
                 raise LabError(str(e.args[0]) if e.args else str(e)) from e
-            cfg = self.model.config
-            self.select = select or getattr(cfg, "select_metric", "recall@20")
-            self.epochs = int(epochs if epochs is not None else getattr(cfg, "epochs", 1))
-            self.eval_every = max(1, int(eval_every or getattr(cfg, "eval_every", 5)))
-            self.patience = max(1, int(patience or getattr(cfg, "patience", 20)))
+            try:
+                self.protocol = Protocol.of(self.model.config, epochs, eval_every, patience, select)
+            except ProtocolError as e:
+                raise LabError(str(e)) from e
+            self.select, self.epochs = self.protocol.select, self.protocol.epochs
+            self.eval_every, self.patience = self.protocol.eval_every, self.protocol.patience
             torch.manual_seed(self.seed)                  # what fit() does before training
             self._gen = torch.Generator().manual_seed(self.seed)
             self._rng = np.random.default_rng(self.seed)
@@ -197,6 +198,7 @@ class LabRun:
         self.epoch = 0
         self.history: List[dict] = []
         self.best_epoch, self.best_value = 0, -np.inf
+        self._chosen = Selection(self.protocol)
         self.valid: Dict[str, float] = {}
         self.test: Dict[str, float] = {}
         self._best_state = None
@@ -247,6 +249,11 @@ class LabRun:
     def _validate(self) -> Dict[str, float]:
         return evaluate(self.model, self.split, ("valid",))["valid"]
 
+    def _evaluate_round(self) -> Dict[str, Dict[str, float]]:
+        """One evaluation round: validation, and test as well under the test-selection reproduction switch."""
+        which = ("valid", "test") if self.protocol.on_test else ("valid",)
+        return evaluate(self.model, self.split, which)
+
     def _step_locked(self) -> Optional[dict]:
         if not self.model.trainable or self.epochs <= 0:      # closed form (pop, EASE, ItemKNN): prepare() was it
             self.valid = self._validate()
@@ -261,16 +268,19 @@ class LabRun:
         dt = time.perf_counter() - t0
         self.train_seconds += dt
         rec = {"epoch": self.epoch, **{k: float(v) for k, v in stats.items()}, "seconds": dt}
-        if self.epoch % self.eval_every == 0 or self.epoch == self.epochs:
+        if self.protocol.due(self.epoch):
             t0 = time.perf_counter()
-            val = self._validate()
+            ev = self._evaluate_round()
+            val = ev["valid"]
             rec.update({f"valid_{k}": v for k, v in val.items()}, eval_seconds=time.perf_counter() - t0)
+            if self.protocol.on_test:
+                rec.update({f"test_{k}": v for k, v in ev["test"].items()})
             self.select = _resolve_select(self.select, val)
-            if val[self.select] > self.best_value:
-                self.best_value, self.best_epoch, self.valid = val[self.select], self.epoch, val
+            if self._chosen.offer(self.epoch, ev["test"] if self.protocol.on_test else val, self.select):
+                self.best_value, self.best_epoch, self.valid = self._chosen.best_value, self.epoch, val
                 self._best_state = copy.deepcopy(self.model.state_dict())
         self.history.append(rec)
-        if self.best_epoch and self.epoch - self.best_epoch >= self.patience:     # fit() checks this first too
+        if self.protocol.stop(self.epoch, self.best_epoch):     # fit() checks this first too
             self._finish(f"early stop: no validation gain for {self.patience} epochs")
         elif self.epoch >= self.epochs:
             self._finish("epoch limit")
@@ -282,8 +292,9 @@ class LabRun:
         if self._best_state is not None:
             self.model.load_state_dict(self._best_state)
             self._best_state = None
-        elif self.model.trainable and self.epoch > 0:       # stopped before the first validation: validate now
-            self.valid = self._validate()
+        elif self.model.trainable and self.epoch > 0:       # no kept epoch (none validated, or select_on 'last')
+            last = self.history[-1] if self.history else {}
+            self.valid = {k[6:]: v for k, v in last.items() if k.startswith("valid_")} or self._validate()
             self.best_epoch = self.epoch
         self.test = evaluate(self.model, self.split, ("test",))["test"]
         self.model.eval()

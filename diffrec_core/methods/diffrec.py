@@ -58,6 +58,9 @@ class DiffRecConfig:
     epochs: int = 40
     eval_every: int = 5
     patience: int = 15                  # stop when epoch - best_epoch >= patience
+    stop_check: str = "after_eval"      # when that gap is tested: 'after_eval' (ours: after an epoch and its
+                                        # validation) | 'before_epoch' (DiffRec/main.py: before training the next
+                                        # epoch, so the closing epoch is never trained nor evaluated; train.Protocol)
     metric_denominator: str = "gt"      # 'gt' (users with ground truth) or 'all' (faithful, quirk 7)
 
     def schedule(self) -> ScheduleConfig:
@@ -65,24 +68,32 @@ class DiffRecConfig:
                               self.beta1_fix)
 
 
-ML1M_PRESET = dict(dims=[200, 600], steps=40, noise_scale=5e-3, noise_min=5e-3, noise_max=1e-2, lr=1e-3,
-                   batch_size=400, epochs=1000, eval_every=5, patience=20, metric_denominator="all")
+# The authors' loop (DiffRec/main.py, T-DiffRec/main.py): batch 400, up to 1000 epochs, validation every 5, stop
+# when epoch - best_epoch >= 20 tested before the epoch, Recall@20 over all users. Diffusion settings and lr per
+# data set from DiffRec/inference.py and the checkpoint names it loads (noisy settings included). Their 'reweight0' names
+# still trained with SNR weights: argparse's type=bool reads the string '0' as True.
+_LOOP = dict(batch_size=400, epochs=1000, eval_every=5, patience=20, stop_check="before_epoch",
+             metric_denominator="all")
+ML1M_PRESET = dict(_LOOP, dims=[200, 600], steps=40, noise_scale=5e-3, noise_min=5e-3, noise_max=1e-2, lr=1e-3)
 DIFFREC_PRESETS = {
     "sample": {},
     "ml-1m": ML1M_PRESET,
-    "amazon-book": dict(dims=[1000], steps=5, noise_scale=1e-4, noise_min=5e-4, noise_max=5e-3, lr=5e-5,
-                        batch_size=400, epochs=1000, eval_every=5, patience=20, metric_denominator="all"),
-    "yelp": dict(dims=[1000], steps=5, noise_scale=1e-2, noise_min=1e-3, noise_max=1e-2, lr=1e-5,
-                 batch_size=400, epochs=1000, eval_every=5, patience=20, metric_denominator="all"),
+    "amazon-book": dict(_LOOP, dims=[1000], steps=5, noise_scale=1e-4, noise_min=5e-4, noise_max=5e-3, lr=5e-5),
+    "yelp": dict(_LOOP, dims=[1000], steps=5, noise_scale=1e-2, noise_min=1e-3, noise_max=1e-2, lr=1e-5),
+    # the noisy settings (natural noise kept in training: ratings < 4 not dropped)
+    "ml-1m_noisy": dict(_LOOP, dims=[200, 600], steps=5, noise_scale=0.5, noise_min=1e-3, noise_max=1e-2, lr=1e-3),
+    "yelp_noisy": dict(_LOOP, dims=[1000], steps=5, noise_scale=1e-3, noise_min=5e-4, noise_max=1e-2, lr=1e-5),
+    "amazon-book_noisy": dict(_LOOP, dims=[1000], steps=10, noise_scale=5e-3, noise_min=1e-4, noise_max=5e-4,
+                              lr=5e-5),
     "visible-noise": dict(noise_scale=1.0, noise_min=1e-3, noise_max=0.5, sampling_steps=10, sampling_noise=True),
     "no-diffusion": dict(noise_scale=0.0),
 }
 TDIFFREC_PRESETS = {
     "sample": {},
-    "amazon-book": dict(dims=[1000], steps=10, noise_scale=5e-4, noise_min=1e-3, noise_max=5e-3, lr=1e-5,
-                        w_min=0.1, w_max=1.0, batch_size=400, epochs=1000, patience=20, metric_denominator="all"),
-    "yelp": dict(dims=[1000], steps=5, noise_scale=5e-3, noise_min=1e-3, noise_max=1e-2, lr=1e-5, w_min=0.5,
-                 w_max=1.0, batch_size=400, epochs=1000, patience=20, metric_denominator="all"),
+    "amazon-book": dict(_LOOP, dims=[1000], steps=10, noise_scale=5e-4, noise_min=1e-3, noise_max=5e-3, lr=1e-5,
+                        w_min=0.1, w_max=1.0),
+    "yelp": dict(_LOOP, dims=[1000], steps=5, noise_scale=5e-3, noise_min=1e-3, noise_max=1e-2, lr=1e-5, w_min=0.5,
+                 w_max=1.0),
 }
 
 

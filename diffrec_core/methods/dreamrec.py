@@ -15,9 +15,15 @@ ancestral with the fixed-small variance and the guided prediction x̂0 = (1+w)·
 Parameter names of :class:`Tenc` are the authors' ``state_dict`` names, so their weights (and the golden file
 ``dreamrec_sample.npz``) load with ``strict=True``; the schedules are built in float32 exactly as DreamRec does.
 
-Faithful vs clean. Defaults are the authors' except one: the padding row is never ranked unless
-``score_padding`` is set (quirk 2; the app's protocol 3.4). The 'sample' preset also switches dropout off at
-generation (quirk 1) and shuffles epochs (quirk 8).
+Faithful vs clean. The dataclass defaults keep the authors' architecture, loss and sampler at a CPU scale (T 100
+instead of their 200 / 500 / 2000, 30 epochs) with this project's protocol: the padding row is never ranked unless
+``score_padding`` is set (quirk 2; the app's protocol 3.4), the epoch is selected on validation NDCG@10, every
+user's evaluation counts, and training samples have at least one history item. The authors' protocol, as
+switches: ``empty_history`` (their data files also hold every sequence's first item as a sample with an
+all-padding history), ``eval_drop_last`` = 100 (their evaluate walks its file in batches of 100 and never reaches
+the partial last one), ``select_on`` = 'last' (they print valid and test every 10 epochs and keep nothing); the
+'beauty-authors' preset sets all of them. The 'sample' preset also switches dropout off at generation (quirk 1)
+and shuffles epochs (quirk 8).
 DDIM and the CE "rounding" term are OUR additions, labelled as such.
 """
 from __future__ import annotations
@@ -33,7 +39,7 @@ from torch import nn
 from ..diffusion import GaussianDiffusion, ScheduleConfig, sinusoid_sin_first
 from ..diffusion.gaussian import DiffusionRun
 from ..registry import MethodSpec, register
-from .seq_common import SeqRecommender, cpu_generator, epoch_batches, seeded_dropout
+from .seq_common import SeqRecommender, cpu_generator, epoch_batches, seeded_dropout, window
 
 SCHEDULES = {"linear": "dreamrec_linear", "exp": "dreamrec_exp", "cosine": "dreamrec_cosine"}
 NEG = -2 ** 32 + 1   # the authors' masking constant (Modules_ori.py)
@@ -69,7 +75,11 @@ class DreamRecConfig:
     epochs: int = 30
     eval_every: int = 5
     patience: int = 30
-    select_metric: str = "ndcg@10"      # quirk 4: the authors select nothing (they print valid and test)
+    select_metric: str = "ndcg@10"      # the selection metric under select_on 'valid'
+    # --- the authors' protocol (DreamRec.py; train.Protocol) ---
+    select_on: str = "valid"            # quirk 4: 'valid' (ours) | 'last' (authors: no selection, last epoch kept)
+    empty_history: bool = False         # True: each sequence's first item is also a sample, all-padding history
+    eval_drop_last: int = 0             # 0: every user counts | 100: whole batches of 100 only (authors' evaluate)
     ks: List[int] = field(default_factory=lambda: [5, 10, 20])
 
     def validate(self) -> None:
@@ -94,6 +104,10 @@ DREAMREC_PRESETS = {
                    p_uncond=0.1, w=2.0, eval_dropout=True, score_padding=False, epoch_mode="sample", lr=1e-3,
                    batch_size=256, epochs=1000, eval_every=10, patience=100),
 }
+# the same run under the authors' whole protocol: padding ranked, empty-history samples, no selection (the last
+# epoch is kept), evaluation in whole batches of 100
+DREAMREC_PRESETS["beauty-authors"] = dict(DREAMREC_PRESETS["beauty"], score_padding=True, empty_history=True,
+                                          select_on="last", eval_drop_last=100)
 
 
 class SinusoidalPositionEmbeddings(nn.Module):
@@ -252,13 +266,27 @@ class DreamRec(SeqRecommender):
         return self.tokens(states), self.tokens(np.maximum(n, 1))
 
     # ------------------------------------------------------------------ training
+    def train_samples(self, data):
+        """(history start, target position) of every training sample into ``data.train.items``: every prefix with
+        at least one item, plus - with ``empty_history`` - every sequence's first item with an empty history
+        (start == end: the window is all padding), as in the authors' data files."""
+        if not self.config.empty_history:
+            return data.sample_start, data.sample_end
+        first = data.train.indptr[:-1][data.train.lengths > 0]
+        return np.r_[data.sample_start, first], np.r_[data.sample_end, first]
+
     def fit_epoch(self, split, generator, rng) -> dict:
         self.train()
         data, c = self.seq_data(split), self.config
         opt = self.optimizer()
         total, n = 0.0, 0
-        for idx in epoch_batches(data.n_samples, c.batch_size, rng, c.epoch_mode):
-            hist, length, target = data.prefix_batch(idx, c.seq_len, -1, left_pad=False)
+        starts, ends = self.train_samples(data)
+        for idx in epoch_batches(len(ends), c.batch_size, rng, c.epoch_mode):
+            if c.empty_history:
+                hist, length = window(data.train.items, starts[idx], ends[idx], c.seq_len, -1, left_pad=False)
+                target = data.train.items[ends[idx]]
+            else:
+                hist, length, target = data.prefix_batch(idx, c.seq_len, -1, left_pad=False)
             states, lens = self._states(hist, length)
             target = self.tokens(target)
             x0 = self.tenc.item_embeddings(target)

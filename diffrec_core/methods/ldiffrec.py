@@ -85,6 +85,7 @@ class LDiffRecConfig:
     epochs: int = 40
     eval_every: int = 5
     patience: int = 15
+    stop_check: str = "after_eval"      # 'after_eval' (ours) | 'before_epoch' (L-DiffRec/main.py; train.Protocol)
     metric_denominator: str = "gt"      # 'gt' | 'all' (faithful, DiffRec quirk 7)
 
     def schedule(self) -> ScheduleConfig:
@@ -96,13 +97,23 @@ class LDiffRecConfig:
         return int(self.latent_dims[-1])
 
 
+# L-DiffRec/main.py's loop and the argparse defaults every tuned run used (anneal_steps 500, vae_anneal_steps 200);
+# per data set, L-DiffRec/inference.py's diffusion settings and the lr / lamda / reweight in the checkpoint names
+# it loads (all: batch 400, n_cate 2, latent [300], MLP [300]).
+_LOOP = dict(batch_size=400, latent_dims=[300], mlp_dims=[300], n_cate=2, epochs=1000, eval_every=5, patience=20,
+             stop_check="before_epoch", anneal_steps=500, vae_anneal_steps=200, metric_denominator="all")
 LDIFFREC_PRESETS = {
     "sample": {},
-    # L-DiffRec/inference.py, ml-1m_clean (docs/methods.md §2.3 table); anneal_steps / vae_anneal_steps are the
-    # authors' argparse defaults, which every tuned run used.
-    "ml-1m": dict(lr1=1e-3, lr2=5e-4, batch_size=400, lamda=0.03, steps=40, noise_scale=5e-3, noise_min=5e-3,
-                  noise_max=2e-2, latent_dims=[300], mlp_dims=[300], n_cate=2, epochs=1000, eval_every=5,
-                  patience=20, anneal_steps=500, vae_anneal_steps=200, metric_denominator="all"),
+    "ml-1m": dict(_LOOP, lr1=1e-3, lr2=5e-4, lamda=0.03, steps=40, noise_scale=5e-3, noise_min=5e-3, noise_max=2e-2),
+    "ml-1m_noisy": dict(_LOOP, lr1=1e-3, lr2=5e-4, lamda=0.03, steps=100, noise_scale=5e-3, noise_min=5e-3,
+                        noise_max=2e-2),
+    "amazon-book": dict(_LOOP, lr1=5e-4, lr2=1e-4, lamda=0.05, steps=5, noise_scale=0.5, noise_min=1e-3,
+                        noise_max=5e-3),
+    "amazon-book_noisy": dict(_LOOP, lr1=5e-4, lr2=1e-4, lamda=0.07, steps=10, noise_scale=0.5, noise_min=1e-3,
+                              noise_max=5e-3),
+    "yelp": dict(_LOOP, lr1=5e-4, lr2=1e-4, lamda=0.03, steps=5, noise_scale=1e-2, noise_min=5e-3, noise_max=1e-2),
+    "yelp_noisy": dict(_LOOP, lr1=5e-4, lr2=1e-4, lamda=0.03, steps=5, noise_scale=1e-2, noise_min=5e-3,
+                       noise_max=1e-2),
 }
 
 
