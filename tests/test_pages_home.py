@@ -19,7 +19,7 @@ def test_home_runs_with_picture_cards_world_and_tour():
     assert md.count("page coming") == sum(not (REPO / "views" / f"{p}.py").exists() for p in later.values())
     m = metrics(at)
     assert m["users"] == "1,000" and m["items"] == "500" and "injected noise" in m
-    assert "A 10-minute tour" in [h.value for h in at.header][-1]
+    assert "A 10-minute tour" in [h.value for h in at.header][0]          # the tour's entry comes first
     assert "held-out" in md and "injected" in md
 
 
@@ -82,6 +82,7 @@ def test_home_draws_the_tour_with_its_links():
         assert s.question in md
     code = at.code[0].value.splitlines()
     assert len(code) == len(stops) and "rv_tprime=10" in code[4] and "fw_preset=image-DDPM" in code[2]
+    assert all(f"tour={n}" in line for n, line in enumerate(code, start=1))     # each link opens its banner
 
 
 def test_following_each_tour_stop_gives_its_view_without_a_notice():
@@ -94,3 +95,55 @@ def test_following_each_tour_stop_gives_its_view_without_a_notice():
         assert not [w for w in at.warning if "link" in w.value], s.page
         for k, raw in s.params.items():
             assert at.query_params.get(k) == raw, (s.page, k, at.query_params.get(k), raw)
+
+
+# ------------------------------------------------------------------------------------------------ the tour banner
+def _banner(at) -> str:
+    return "\n".join(m.value for m in at.markdown if m.value.startswith("**Tour · stop"))
+
+
+def _links(at) -> list:
+    return [el.proto.label for el in at.get("page_link")]
+
+
+def test_a_tour_link_shows_its_stop_banner_with_previous_and_next():
+    from test_url_state import app_on
+    stops = _tour()
+    N = len(stops)
+    files = _registered_pages()
+    for n in (1, 4, N):
+        s = stops[n - 1]
+        at = app_on(files[s.page][len("views/"):-3], **s.params, tour=n)
+        no_exception(at)
+        assert not at.toast, [t.proto.body for t in at.toast]
+        text = _banner(at)
+        assert f"stop {n} / {N}" in text and s.title in text and s.look in text and s.question in text
+        links = _links(at)
+        assert any(lab.startswith("◀ previous") for lab in links) == (n > 1), links
+        assert any(lab.startswith("next ▶") for lab in links) == (n < N), links
+        if n < N:
+            assert f"next ▶ {stops[n].title}" in links
+        assert at.query_params.get("tour") == str(n)
+
+
+def test_a_bad_tour_value_gives_a_notice_and_no_banner():
+    from test_url_state import app_on
+    n = len(_tour())
+    at = app_on("reverse", tour=n + 5)
+    no_exception(at)
+    note = "\n".join(t.proto.body for t in at.toast)
+    assert f"tour={n + 5}" in note and "1…" in note
+    assert not _banner(at) and "tour" not in at.query_params
+    at = app_on("reverse", tour="zebra")
+    assert "tour=zebra" in "\n".join(t.proto.body for t in at.toast) and not _banner(at)
+
+
+def test_leaving_the_stops_page_ends_the_banner():
+    from test_url_state import app_on
+    stops = _tour()
+    n = next(i for i, s in enumerate(stops, start=1) if s.page == "forward")
+    at = app_on("forward", **stops[n - 1].params, tour=n)
+    assert _banner(at)
+    at.switch_page("views/compare.py").run()                 # not this stop's page
+    no_exception(at)
+    assert not _banner(at) and "tour" not in at.query_params

@@ -21,60 +21,89 @@ def bottom_y(spec, name="interacted"):
     return next(np.asarray(t["y"], dtype=float) for t in spec["data"] if t["name"] == name and t.get("yaxis") == "y")
 
 
-def test_page_runs_with_linked_views_and_downloads():
+def frame_of(spec, n: int) -> dict:
+    """The stepper figure's frame of reverse step n (1-based)."""
+    return next(f for f in spec["frames"] if f["name"] == f"step {n}")
+
+
+def numbers(spec, frame=None) -> str:
+    """The per-step numbers at the top of the stepper figure (the figure's data, or a frame's)."""
+    traces = spec["data"] if frame is None else frame["data"]
+    return traces[-1]["text"][0]
+
+
+def test_page_runs_with_one_stepper_figure_and_downloads():
     at = run()
     no_exception(at)
     c = charts(at)
-    assert {"rv_vectors", "rv_bump", "rv_metrics", "rv_demotion"} <= set(c)
-    assert len(at.latex) == 2 and "c_1" in at.latex[0].value
-    assert at.slider(key="rv_step").value == at.slider(key="rv_step").max == 10     # starts at the result
+    assert {"rv_vectors", "rv_demotion"} <= set(c) and "rv_bump" not in c and "rv_metrics" not in c
+    spec = c["rv_vectors"]
+    S = 10
+    assert [f["name"] for f in spec["frames"]] == [f"step {n}" for n in range(1, S + 1)]   # one frame per step
+    slider = spec["layout"]["sliders"][0]
+    assert len(slider["steps"]) == S and slider["active"] == S - 1                        # opens on the result
+    assert all(st["method"] == "animate" for st in slider["steps"])
+    play = spec["layout"]["updatemenus"][0]["buttons"][0]
+    assert play["method"] == "animate" and play["args"][0] is None and play["args"][1]["fromcurrent"] is True
+    assert not at.get("slider") or "rv_step" not in [s.key for s in at.slider]            # no server-side step
+    assert not [b for b in at.button if b.key in ("rv_play", "rv_prev", "rv_next")]
+    assert len(at.latex) == 1 and "c_1" in at.latex[0].value                               # the general form
     labels = [b.proto.label for b in at.get("download_button") if "__export" not in b.proto.id]
     assert labels == ["trajectory (CSV)", "trajectory (NPZ)"]
     t = texts(at)
-    assert "of the top-10 items" in t and "held-out item" in t and "Recall@10" in t
+    assert "in your browser" in t and "Recall@10" in t and "10 reverse steps recorded, one frame each" in t
+    top = numbers(spec)
+    assert top.startswith("<b>step 10 of 10 (t = 1)</b>") and "Recall@10 = " in top and "held-out" in top
 
 
-def test_step_slider_buttons_change_equation_and_figures():
+def test_each_frame_carries_its_steps_vectors_cursor_and_numbers():
     at = run()
-    at.slider(key="rv_step").set_value(2).run()
-    no_exception(at)
-    m2, v2, live2 = metrics(at), charts(at)["rv_vectors"], at.latex[1].value
-    at.slider(key="rv_step").set_value(9).run()
-    no_exception(at)
-    m9, v9, live9 = metrics(at), charts(at)["rv_vectors"], at.latex[1].value
-    assert m2["c₁"] != m9["c₁"] and m2["ᾱₜ"] != m9["ᾱₜ"]
-    assert live2 != live9 and "x_{9}" in live2 and "x_{2}" in live9
-    assert not np.allclose(bottom_y(v2), bottom_y(v9))
-    bump = charts(at)["rv_bump"]
-    assert bump["layout"]["shapes"][0]["x0"] == 9
-    at.button(key="rv_prev").click().run()
-    no_exception(at)
-    assert at.slider(key="rv_step").value == 8
-    at.button(key="rv_next").click().run()
-    at.button(key="rv_next").click().run()
-    at.button(key="rv_next").click().run()
-    assert at.slider(key="rv_step").value == 10                    # stops at the last step
+    spec = charts(at)["rv_vectors"]
+    f2, f9 = frame_of(spec, 2), frame_of(spec, 9)
+    assert len(f2["traces"]) == len(f2["data"])
+    assert numbers(spec, f2).startswith("<b>step 2 of 10 (t = 9)</b>") and "x<sub>8</sub> = " in numbers(spec, f2)
+    assert numbers(spec, f9).startswith("<b>step 9 of 10 (t = 2)</b>")
+    # the x̂0 strip (bottom panel, axis y) differs between the steps; the cursors move to the step
+    bottom = [i for i, t in enumerate(spec["data"]) if t.get("yaxis") == "y" and t.get("name") == "interacted"][0]
+    pos = f2["traces"].index(bottom)
+    assert not np.allclose(np.asarray(f2["data"][pos]["y"], float), np.asarray(f9["data"][pos]["y"], float))
+    cursors = [i for i, t in enumerate(spec["data"]) if t.get("name") == "current step"]
+    assert {spec["data"][i]["xaxis"] for i in cursors} == {"x3", "x4"}                   # bump and metrics panels
+    for i in cursors:
+        assert list(f9["data"][f9["traces"].index(i)]["x"]) == [9, 9]
+    # the per-step numbers equal the equation module's coefficients for that step
+    from ui.equations import posterior_coefs
+    from views import _common as C
+    traj = C.get_trajectory("diffrec", "sample", C.default_user("sample"), 0, 0, False, "all_T", 10,
+                            C.pretrained_root())
+    co = posterior_coefs(traj.betas, traj.alphas_cumprod)
+    from ui.fmt import num
+    k = int(traj.steps[1])
+    assert f"= {num(co['c1'][k], 4)}·x̂" in numbers(spec, f2)
 
 
-def test_scope_switch_changes_the_axis_range():
-    at = run()
-    at.slider(key="rv_step").set_value(1).run()
-    per = charts(at)["rv_vectors"]["layout"]["yaxis2"]["range"]
+def test_a_link_step_sets_the_opening_frame():
+    at = run(_rv_step_value=3)
+    no_exception(at)
+    spec = charts(at)["rv_vectors"]
+    assert spec["layout"]["sliders"][0]["active"] == 2
+    assert numbers(spec).startswith("<b>step 3 of 10")
+    assert "It opens on step 3" in texts(at)
+
+
+def test_scope_switch_changes_the_axis_range_and_the_frames():
+    at = run(_rv_step_value=1)
+    spec = charts(at)["rv_vectors"]
+    per = spec["layout"]["yaxis2"]["range"]
+    assert "layout" in spec["frames"][0]                       # 'per step': each frame brings its own range
+    assert spec["layout"]["updatemenus"][0]["buttons"][0]["args"][1]["frame"]["redraw"] is True
     at.radio(key="rv_scope").set_value("whole trajectory").run()
     no_exception(at)
-    whole = charts(at)["rv_vectors"]["layout"]["yaxis2"]["range"]
+    spec = charts(at)["rv_vectors"]
+    whole = spec["layout"]["yaxis2"]["range"]
     assert whole != per and whole[0] <= per[0] and whole[1] >= per[1]
-
-
-def test_play_toggles_and_restarts_from_the_first_step():
-    at = run()
-    assert at.slider(key="rv_step").value == 10
-    at.button(key="rv_play").click().run()
-    no_exception(at)
-    assert at.session_state["rv_playing"] is True
-    assert at.slider(key="rv_step").value <= 2                     # restarted (and possibly advanced one step)
-    at.button(key="rv_play").click().run()
-    assert at.session_state["rv_playing"] is False
+    assert not any("layout" in f for f in spec["frames"])     # one range: data-only frames, no redraw
+    assert spec["layout"]["updatemenus"][0]["buttons"][0]["args"][1]["frame"]["redraw"] is False
 
 
 def test_t_prime_larger_than_T_is_clamped_with_a_warning():
@@ -91,13 +120,15 @@ def test_clean_reverse_with_T_prime_zero_has_nothing_to_denoise():
     assert any("nothing to denoise" in i for i in messages(at, "info"))
     at.slider(key="rv_tprime").set_value(4).run()
     no_exception(at)
-    assert at.slider(key="rv_step").max == 4                       # only T' reverse steps
+    assert len(charts(at)["rv_vectors"]["frames"]) == 4            # only T' reverse steps
 
 
 def test_generation_from_noise_with_sampling_noise():
     at = run(rv_tprime=10, rv_noise=True)
     no_exception(at)
-    assert "σ̃ₜ" in metrics(at)
+    spec = charts(at)["rv_vectors"]
+    assert "·ε" in numbers(spec, frame_of(spec, 1)) and "·ε" not in numbers(spec, frame_of(spec, 10))
+    assert r"\tilde\sigma_t" in at.latex[0].value
     assert "T′ = 10" in "\n".join(c.value for c in at.caption)
 
 
@@ -105,7 +136,7 @@ def test_other_controls(fresh_caches):
     at = run()
     at.select_slider(key="rv_k").set_value(20).run()
     no_exception(at)
-    assert "top-20" in texts(at)
+    assert "top-20" in texts(at) and "Recall@20" in numbers(charts(at)["rv_vectors"])
     at.radio(key="rv_heldout").set_value("test").run()
     no_exception(at)
 
@@ -119,7 +150,7 @@ def test_a_user_with_no_held_out_items(monkeypatch, fresh_caches):
     no_exception(at)
     t = texts(at)
     assert "no held-out items" in t
-    ann = charts(at)["rv_metrics"]["layout"].get("annotations", [])
+    ann = charts(at)["rv_vectors"]["layout"].get("annotations", [])
     assert any("undefined" in a["text"] for a in ann)
 
 
@@ -168,11 +199,13 @@ def test_ldiffrec_shows_clusters_and_the_latent_trajectory(monkeypatch, tmp_path
     at = run(method="ldiffrec")
     no_exception(at)
     c = charts(at)
-    assert {"rv_vectors", "rv_clusters", "rv_latent", "rv_bump", "rv_metrics"} <= set(c)
+    assert {"rv_vectors", "rv_clusters", "rv_latent"} <= set(c)
     assert "rv_demotion" in c           # decoded item scores before masking (raw_scores) show the demotion
     bars = [t for t in c["rv_vectors"]["data"] if t["type"] == "bar"]
     assert len(bars) == 1 and len(bars[0]["y"]) == model.ae.latent
     assert "clusters" in texts(at) and r"\hat z_0" in at.latex[0].value
+    frame = c["rv_vectors"]["frames"][0]
+    assert frame["data"][0]["type"] == "bar" and len(frame["data"][0]["y"]) == model.ae.latent
     z = np.asarray(c["rv_latent"]["data"][0]["z"])
     assert z.shape == (10, model.ae.latent)
 

@@ -36,7 +36,7 @@ def test_presentation_mode_from_a_link_scales_figures_and_hides_advanced_control
     at = app_on("reverse", present=1, rv_scope="whole trajectory", rv_step=1)
     no_exception(at)
     assert at.toggle(key="present").value is True
-    for key in ("rv_vectors", "rv_bump", "rv_metrics"):
+    for key in ("rv_vectors", "rv_demotion"):
         a, b = _sizes(charts(normal)[key]), _sizes(charts(at)[key])
         assert np.allclose(b, [v * PRESENT_SCALE for v in a], atol=1), (key, a, b)
     # advanced controls are gone; their (linked) values still apply: the same whole-trajectory axis range
@@ -57,9 +57,9 @@ def test_switching_presentation_mode_on_and_off_in_the_sidebar():
     assert at.query_params["present"] == "1"
     assert not [w for w in at.select_slider if w.key in ("fw_min", "fw_max")]
     assert not [w for w in at.toggle if w.key == "fw_b1"]
-    big = charts(at)["fw_curves"]["layout"]["font"]["size"]
+    big = charts(at)["fw_hero"]["layout"]["font"]["size"]
     at.toggle(key="present").set_value(False).run()
-    assert at.select_slider(key="fw_min") and charts(at)["fw_curves"]["layout"]["font"]["size"] < big
+    assert at.select_slider(key="fw_min") and charts(at)["fw_hero"]["layout"]["font"]["size"] < big
     no_exception(at)
 
 

@@ -11,7 +11,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from diffrec_core.data.dataset import Split  # noqa: E402
 from diffrec_core.diffusion import PRESETS, GaussianDiffusion, ScheduleConfig  # noqa: E402
 from ui import data as uidata  # noqa: E402
-from ui import forward  # noqa: E402
+from ui import forward, stepper  # noqa: E402
+from ui.stepper import MAX_FRAMES  # noqa: E402
 
 GENRES = ["A", "B", "A", "C", "B", "A", "A", "C", "B", "A", "C", "A"]
 
@@ -82,7 +83,8 @@ def test_item_kinds():
 def test_frame_steps(T, include):
     steps = forward.frame_steps(T, include=include)
     assert steps[0] == 0 and steps[-1] == T and all(i in steps for i in include)
-    assert len(steps) <= 42 and (np.diff(steps) > 0).all()
+    assert len(steps) <= MAX_FRAMES and (np.diff(steps) > 0).all()
+    assert len(steps) >= min(T + 1, MAX_FRAMES - len(include))  # as many frames as the cap allows
 
 
 def test_noise_draw_is_seeded():
@@ -167,11 +169,93 @@ def test_histogram_figure_bins_span_the_data():
     x = np.array([0.0, 0.01, -0.02, 1.0, 0.98])
     kinds = np.array([0, 0, 0, 1, 2])
     fig = forward.histogram_figure(x, kinds, t=5)
-    assert len(fig.data) == 2
+    assert len(fig.data) == 2 and {t.type for t in fig.data} == {"bar"}
     assert fig.data[0].name == "not interacted (3)" and fig.data[1].name == "interacted (2)"
-    b = fig.data[0].xbins
-    assert b.start < -0.02 and b.end > 1.0 and b.size == pytest.approx(1.02 / 40)
+    edges = forward.histogram_edges(x)
+    size = 1.02 / 40
+    assert edges[0] < -0.02 and edges[-1] > 1.0 and np.diff(edges) == pytest.approx(np.full(41, size))
+    assert sum(fig.data[0].y) == pytest.approx(100) and sum(fig.data[1].y) == pytest.approx(100)
+    assert fig.data[0].width == pytest.approx(size)
     assert "t = 5" in fig.layout.title.text
+    # shared edges (the stepper's): the same bins whatever the step's values
+    wide = np.linspace(-3, 3, 41)
+    other, inter = forward.histogram_shares(x, kinds, wide)
+    assert len(other) == 40 and other.sum() == pytest.approx(100) and inter.sum() == pytest.approx(100)
+
+
+# ------------------------------------------------------------------------------------------------ stepper
+@pytest.mark.parametrize("n,include", [(1, []), (10, [3]), (1000, [517]), (100, [50])])
+def test_frame_index_caps_and_keeps_the_ends_and_the_start(n, include):
+    idx = stepper.frame_index(n, include=include)
+    assert idx[0] == 0 and idx[-1] == n - 1 and all(i in idx for i in include)
+    assert min(n, MAX_FRAMES - len(include)) <= len(idx) <= min(n, MAX_FRAMES) and (np.diff(idx) > 0).all()
+
+
+def test_place_renumbers_axes_and_moves_paper_items_into_the_box():
+    import plotly.graph_objects as go
+    fig = go.Figure([go.Scatter(x=[1], y=[2]), go.Scatter(x=[1], y=[2], xaxis="x2", yaxis="y2")],
+                    dict(xaxis=dict(domain=[0, 0.5]), xaxis2=dict(domain=[0.5, 1], anchor="y2", matches="x"),
+                         yaxis2=dict(anchor="x2"), annotations=[dict(text="a", x=1, y=1, xref="paper", yref="paper"),
+                                                                 dict(text="b", x=3, y=0, xref="x2", yref="y2 domain")],
+                         shapes=[dict(type="rect", x0=0, x1=1, y0=0, y1=1, xref="x", yref="paper")]))
+    p = stepper.place(fig, (0.2, 0.6, 0.5, 1.0), 3)
+    assert [(t["xaxis"], t["yaxis"]) for t in p["data"]] == [("x4", "y4"), ("x5", "y5")]
+    assert p["axes"]["xaxis4"]["domain"] == [0.2, 0.4] and p["axes"]["xaxis5"]["domain"] == [0.4, 0.6]
+    assert p["axes"]["xaxis5"]["anchor"] == "y5" and p["axes"]["xaxis5"]["matches"] == "x4"
+    assert p["axes"]["yaxis4"]["domain"] == [0.5, 1.0]
+    a, b = p["annotations"]
+    assert (a["x"], a["y"]) == (0.6, 1.0) and (b["xref"], b["yref"], b["x"]) == ("x5", "y5 domain", 3)
+    sh = p["shapes"][0]
+    assert sh["xref"] == "x4" and (sh["y0"], sh["y1"]) == (0.5, 1.0)
+
+
+def test_controls_play_from_the_current_frame_and_scrub_in_the_browser():
+    menus, sliders = stepper.controls(["a", "b", "c"], ["1", "2", "3"], 1, "step ", 300, redraw=True)
+    play, pause = menus[0]["buttons"]
+    assert play["method"] == "animate" and play["args"][0] is None
+    assert play["args"][1]["fromcurrent"] is True and play["args"][1]["frame"] == {"duration": 300, "redraw": True}
+    assert pause["args"][0] == [None]
+    s = sliders[0]
+    assert s["active"] == 1 and [st["args"][0] for st in s["steps"]] == [["a"], ["b"], ["c"]]
+    assert all(st["args"][1]["frame"]["redraw"] is True for st in s["steps"])
+    assert 100 <= stepper.play_duration(1000) <= stepper.play_duration(10) <= 600
+
+
+def test_forward_stepper_figure_frames_move_every_panel():
+    s = tiny_split()
+    p = uidata.user_profile(s, 0)
+    ax = uidata.item_axis(GENRES, uidata.item_popularity(s))
+    d = GaussianDiffusion(PRESETS["image-DDPM (linear 1e-4..0.02, T=1000)"])
+    steps = forward.frame_steps(d.T, include=[517])
+    x0 = s.rows([0])[0].astype(np.float64)
+    states = forward.forward_states(d, x0, steps, forward.noise_draw(12, 0))
+    kinds = forward.item_kinds(p, 12)
+    fig = forward.stepper_figure(states, steps, ax, kinds, d.schedule_table(), s.item_titles, current_t=517, T=d.T)
+    assert len(fig.frames) == len(steps) <= MAX_FRAMES
+    ci = int(np.flatnonzero(steps == 517)[0])
+    assert fig.layout.sliders[0].active == ci and fig.layout.sliders[0].steps[ci].label == "517"
+    assert fig.data[-1].text[0].startswith("<b>t = 517 of 1000</b>")
+    last = fig.frames[-1]
+    assert last.name == "t=1000" and len(last.traces) == len(last.data)
+    assert last.data[-1].text[0].startswith("<b>t = 1000 of 1000</b>")
+    assert np.allclose(last.data[2].y, states[-1][[5]])                  # the noise item at t = T
+    bars = [tr for tr in last.data if tr.type == "bar"]
+    assert len(bars) == 2 and sum(bars[1].y) == pytest.approx(100, rel=1e-5)
+    # one set of bins for every frame: the x positions are the figure's, only heights move
+    assert all(getattr(tr, "x", None) is None for tr in bars)
+    with pytest.raises(ValueError):
+        forward.stepper_figure(states, steps, ax, kinds, d.schedule_table(), current_t=518, T=d.T)
+
+
+def test_step_numbers_say_the_separability():
+    s = tiny_split()
+    p = uidata.user_profile(s, 0)
+    d = GaussianDiffusion(PRESETS["visible noise (teaching)"])
+    kinds = forward.item_kinds(p, 12)
+    x0 = s.rows([0])[0].astype(np.float64)
+    clean = forward.step_numbers(d.schedule_table(), 0, d.T, x0, kinds, 12)
+    assert "clean history" in clean and "AUC 1.000" in clean and "do not overlap" in clean
+    assert "recovers 100.0 % of the 12 items" in clean
 
 
 def test_forward_caption_is_data_driven():

@@ -254,3 +254,51 @@ def test_on_a_real_pretrained_trajectory():
     fig = reverse.vectors_figure(tr, tr.n_steps - 1, ax, forward.item_kinds(p, split.n_items, p.heldout()))
     assert sum(len(t.x) for t in fig.data if t.yaxis == "y" and not t.name.startswith("in the top")) == split.n_items
     assert reverse.demotion_table(tr, 0, p) is not None
+
+
+# ------------------------------------------------------------------------------------------------ the stepper
+def test_stepper_figure_has_a_frame_per_step_and_opens_on_the_start(setup):
+    s, p, ax, tr = setup
+    kinds = forward.item_kinds(p, I, p.heldout())
+    m = reverse.step_metrics(tr, p.heldout(), (3,))
+    fig = reverse.stepper_figure(tr, ax, kinds, s.item_titles, p.heldout(), m, start=1, profile=p)
+    assert [f.name for f in fig.frames] == ["step 1", "step 2", "step 3", "step 4"]
+    assert fig.layout.sliders[0].active == 1 and fig.data[-1].text[0].startswith("<b>step 2 of 4 (t = 3)</b>")
+    f3 = fig.frames[2]
+    assert len(f3.traces) == len(f3.data)
+    rings = f3.data[f3.traces.index(next(i for i, t in enumerate(fig.data) if t.name.startswith("in the top-")))]
+    assert sorted(rings.customdata) == sorted(tr.topk[2, 0])
+    top = f3.data[-1].text[0]
+    assert "Recall@3 = 0.500" in top and "1 of the top-3 items changed" in top
+    assert "noise-vs-genuine AUC" in top                                   # the demotion AUC of that step
+    assert all("layout" in f and f.layout.yaxis.range for f in fig.frames)   # 'per step': ranges per frame
+    whole = reverse.stepper_figure(tr, ax, kinds, heldout=p.heldout(), metrics=m, scope="whole trajectory")
+    assert whole.layout.sliders[0].active == 3 and all(f.layout.yaxis.range is None for f in whole.frames)
+
+
+def test_stepper_figure_caps_the_frames_of_a_long_run(setup):
+    _, p, ax, _ = setup
+    long = make_traj(S=250, K=3)
+    kinds = forward.item_kinds(p, I, p.heldout())
+    fig = reverse.stepper_figure(long, ax, kinds, heldout=p.heldout(), start=137, scope="whole trajectory")
+    from ui.stepper import MAX_FRAMES
+    names = [f.name for f in fig.frames]
+    assert MAX_FRAMES - 1 <= len(names) <= MAX_FRAMES and names[0] == "step 1" and names[-1] == "step 250" and "step 138" in names
+    assert fig.layout.sliders[0].steps[fig.layout.sliders[0].active].label == "138"
+
+
+def test_stepper_figure_for_a_latent_run(setup):
+    _, p, ax, _ = setup
+    lt = make_traj(latent=True)
+    kinds = forward.item_kinds(p, I, p.heldout())
+    _, _, col = reverse.latent_clusters(lt.meta, I)
+    fig = reverse.stepper_figure(lt, ax, kinds, heldout=p.heldout(), cluster_of_latent=col)
+    assert fig.frames[1].data[0].type == "bar" and fig.frames[1].data[0].y[4] == pytest.approx(lt.states[1, 0, 4])
+    assert "z<sub>" in fig.data[-1].text[0]
+
+
+def test_metrics_caption_without_a_current_step(setup):
+    _, p, _, tr = setup
+    m = reverse.step_metrics(tr, p.heldout(), (3,))
+    cap = reverse.metrics_caption(m, None, 2)
+    assert "rose from 0.000" in cap and "at this step" not in cap

@@ -9,6 +9,12 @@ from views import page_params
 from views.url_state import Check, Param, between, one_of
 
 
+def opening_step(at, key: str) -> str:
+    """The label of the frame a stepper figure opens on (the link's step)."""
+    slider = charts(at)[key]["layout"]["sliders"][0]
+    return slider["steps"][slider["active"]]["label"]
+
+
 def app_on(page: str, **query) -> AppTest:
     """The app (with its sidebar), opened on ``page`` through a link carrying ``query``."""
     at = AppTest.from_file("../app.py", default_timeout=TIMEOUT).run()
@@ -53,7 +59,7 @@ def test_a_link_reproduces_the_reverse_view():
     assert not at.toast
     assert at.number_input(key="user").value == 12 and at.number_input(key="seed").value == 3
     assert at.slider(key="rv_tprime").value == 5 and at.toggle(key="rv_noise").value is True
-    assert at.slider(key="rv_step").value == 3 and at.select_slider(key="rv_k").value == 20
+    assert opening_step(at, "rv_vectors") == "3" and at.select_slider(key="rv_k").value == 20
     assert at.radio(key="rv_scope").value == "whole trajectory"
     assert "T′ = 5" in "\n".join(c.value for c in at.caption)
     # the same link in a second session gives the identical figure
@@ -67,7 +73,7 @@ def test_a_link_reproduces_the_forward_view_and_its_preset():
     no_exception(at)
     assert at.selectbox(key="fw_preset").value == "visible noise (teaching)"
     assert at.number_input(key="fw_T").value == 10                 # the preset's fields came with it
-    assert at.slider(key="fw_step").value == 4
+    assert opening_step(at, "fw_hero") == "4"
     assert at.query_params["fw_T"] == "10" and at.query_params["fw_scale"] == "1.0"
 
 
@@ -94,13 +100,12 @@ def test_a_value_valid_for_some_model_but_not_this_one_is_clamped_with_a_named_w
     assert at.slider(key="rv_tprime").value == 10
     w = "\n".join(messages(at, "warning"))
     assert "rv_tprime" in w and "cannot exceed T = 10" in w
-    assert "rv_step" in w and at.slider(key="rv_step").value == 10
+    assert "rv_step" in w and opening_step(at, "rv_vectors") == "10" and at.query_params["rv_step"] == "10"
     assert at.query_params["rv_tprime"] == "10"
 
 
 def test_changing_a_widget_updates_the_query():
-    at = app_on("reverse")
-    at.slider(key="rv_step").set_value(4).run()                   # inside the fragment
+    at = app_on("reverse", rv_step=4)                            # the step the figure opens on
     assert at.query_params["rv_step"] == "4"
     at.select_slider(key="rv_k").set_value(5).run()
     at.number_input(key="user").set_value(7).run()
@@ -132,37 +137,31 @@ def test_knowledge_graph_and_reranking_links():
     assert any("Session" in w for w in messages(rr, "warning"))
 
 
-# ------------------------------------------------------------------------------------------------ autoplay
-def test_autoplay_stops_on_any_interaction():
-    at = app_on("reverse")
-    at.button(key="rv_play").click().run()
-    assert at.session_state["rv_playing"] is True
-    at.run()                                                      # a rerun without interaction: still playing
-    assert at.session_state["rv_playing"] is True
-    at.select_slider(key="rv_k").set_value(20).run()              # a setting outside the stepping fragment
-    assert at.session_state["rv_playing"] is False
-    assert at.button(key="rv_play").proto.label == "▶ play"
-    at.button(key="rv_play").click().run()
-    at.slider(key="rv_step").set_value(5).run()                   # the step slider inside the fragment
-    assert at.session_state["rv_playing"] is False and at.slider(key="rv_step").value == 5
-    at.button(key="rv_play").click().run()
-    at.button(key="rv_prev").click().run()                        # ◀
-    assert at.session_state["rv_playing"] is False
-    at.button(key="rv_play").click().run()
+# ------------------------------------------------------------------------------------------------ stepping
+def test_stepping_runs_in_the_browser_and_settings_still_rerun_the_server():
+    """Play and the step slider are the figure's (Plotly frames): no server-side step control, no autoplay state
+    for the server to race; a setting still reruns and rebuilds the frames, the link keeps the opening step."""
+    at = app_on("reverse", rv_step=5)
+    no_exception(at)
+    assert not [b for b in at.button if b.key in ("rv_play", "rv_prev", "rv_next")]
+    assert "rv_playing" not in at.session_state
+    assert opening_step(at, "rv_vectors") == "5"
+    at.select_slider(key="rv_k").set_value(20).run()              # a setting: new frames, same opening step
+    spec = charts(at)["rv_vectors"]
+    assert "Recall@20" in spec["data"][-1]["text"][0] and opening_step(at, "rv_vectors") == "5"
     at.number_input(key="user").set_value(3).run()                # the shared sidebar
-    assert at.session_state["rv_playing"] is False
-    at.button(key="rv_play").click().run()
     at.switch_page("views/forward.py").run()                      # away and back
     at.switch_page("views/reverse.py").run()
-    assert at.session_state["rv_playing"] is False
+    assert opening_step(at, "rv_vectors") == "5" and at.query_params["rv_step"] == "5"
     no_exception(at)
 
 
 def test_no_page_blocks_the_server_with_a_loop():
-    """Stepping is server-side with st.fragment(run_every=…) or client-side Plotly frames; never a blocking loop."""
+    """Stepping is client-side Plotly frames (or server-side st.fragment(run_every=…)); never a blocking loop."""
     for f in sorted((REPO / "views").glob("*.py")):
         src = f.read_text()
         assert not re.search(r"^\s*while\s+(True|1)\b", src, re.M), f"{f.name}: an endless loop"
         assert "time.sleep" not in src and "from time import sleep" not in src, f"{f.name}: sleep"
-    src = (REPO / "views" / "reverse.py").read_text()
-    assert "run_every=1.0 if playing else None" in src
+    for name in ("reverse", "forward"):                          # these two step in the browser only
+        src = (REPO / "views" / f"{name}.py").read_text()
+        assert "run_every" not in src and "stepper_figure" in src, name

@@ -14,6 +14,7 @@ import torch
 
 from .data import ItemAxis, UserProfile
 from .fmt import num, plural
+from .stepper import MAX_FRAMES, build, controls, cursor, frame_index, place, play_duration, text_panel
 from .theme import BAND, COLORS, SYMBOLS, axis, base_layout
 
 OTHER, INTERACTED, NOISE, HELDOUT = 0, 1, 2, 3
@@ -37,13 +38,9 @@ def item_kinds(profile: UserProfile, n_items: int, heldout: Optional[Iterable[in
     return k
 
 
-def frame_steps(T: int, max_frames: int = 41, include: Sequence[int] = ()) -> np.ndarray:
+def frame_steps(T: int, max_frames: int = MAX_FRAMES, include: Sequence[int] = ()) -> np.ndarray:
     """At most ``max_frames`` steps from 0..T, evenly spaced, always with 0, T and the steps in ``include``."""
-    T = int(T)
-    n = max(2, min(int(max_frames), T + 1))
-    s = set(np.round(np.linspace(0, T, n)).astype(int).tolist()) | {0, T}
-    s |= {int(i) for i in include if 0 <= int(i) <= T}
-    return np.array(sorted(s), dtype=np.int64)
+    return frame_index(int(T) + 1, max_frames, include)
 
 
 def noise_draw(n_items: int, seed: int) -> np.ndarray:
@@ -94,13 +91,20 @@ def padded_range(values: np.ndarray, pad: float = 0.06, min_span: float = 1e-6) 
     return [lo - pad * span, hi + pad * span]
 
 
+def kind_index(ax: ItemAxis, kinds: np.ndarray, order: Sequence[int]) -> list:
+    """Per kind in ``order``: its items, left to right on the item axis (the point order of its trace)."""
+    out = []
+    for kind in order:
+        items = np.flatnonzero(np.asarray(kinds) == kind)
+        out.append(items[np.argsort(ax.pos[items], kind="stable")])
+    return out
+
+
 def _kind_traces(ax: ItemAxis, kinds: np.ndarray, values: np.ndarray, titles: Optional[Sequence[str]],
                  order: Sequence[int] = (OTHER, INTERACTED, NOISE), xaxis: str = "x", yaxis: str = "y",
                  legend: bool = True, value_name: str = "x_t") -> list:
     traces = []
-    for kind in order:
-        items = np.flatnonzero(kinds == kind)
-        items = items[np.argsort(ax.pos[items])]
+    for kind, items in zip(order, kind_index(ax, kinds, order)):
         text = None if titles is None else [str(titles[i]) for i in items]
         traces.append(dict(
             type="scatter", mode="markers", name=KIND_NAMES[kind], x=ax.pos[items].astype(np.int32),
@@ -126,25 +130,12 @@ def forward_figure(states: np.ndarray, steps: Sequence[int], ax: ItemAxis, kinds
     ci = int(np.flatnonzero(steps == int(current_t))[0])
     order = (OTHER, INTERACTED, NOISE)
     data = _kind_traces(ax, kinds, states[ci], titles, order)
-    idx = [np.flatnonzero(kinds == kind) for kind in order]
-    idx = [i[np.argsort(ax.pos[i])] for i in idx]
+    idx = kind_index(ax, kinds, order)
     frames = [dict(name=f"t={int(t)}", data=[dict(type="scatter", y=states[f][i].astype(np.float32)) for i in idx],
                    traces=list(range(len(order))))
               for f, t in enumerate(steps)]
-    duration = int(max(100, min(400, 6000 / max(len(steps), 1))))
-    play = dict(type="buttons", showactive=False, direction="left", x=1, y=1.25, xanchor="right", yanchor="bottom",
-                pad=dict(r=0, t=0), font=dict(size=16),
-                buttons=[dict(label="▶ play", method="animate",
-                              args=[None, dict(frame=dict(duration=duration, redraw=False), fromcurrent=False,
-                                               transition=dict(duration=int(duration * 0.6)), mode="immediate")]),
-                         dict(label="❚❚ pause", method="animate",
-                              args=[[None], dict(frame=dict(duration=0, redraw=False), mode="immediate",
-                                                 transition=dict(duration=0))])])
-    slider = dict(active=ci, x=0, y=-0.02, len=1.0, xanchor="left", yanchor="top", pad=dict(t=30),
-                  currentvalue=dict(prefix="animation: t = ", font=dict(size=16), xanchor="left"), font=dict(size=13),
-                  steps=[dict(label=str(int(t)), method="animate",
-                              args=[[f"t={int(t)}"], dict(mode="immediate", frame=dict(duration=0, redraw=False),
-                                                          transition=dict(duration=0))]) for t in steps])
+    menus, sliders = controls([f"t={int(t)}" for t in steps], [str(int(t)) for t in steps], ci, "t = ",
+                              play_duration(len(steps)), transition=int(play_duration(len(steps)) * 0.6), y=1.12)
     shapes, _ = genre_shapes(ax)
     yr = padded_range(states)
     title = f"The user's interaction vector x<sub>t</sub> over {ax.n} items, grouped by genre"
@@ -152,9 +143,9 @@ def forward_figure(states: np.ndarray, steps: Sequence[int], ax: ItemAxis, kinds
     layout.update(
         xaxis=axis("", range=[-1, ax.n], showgrid=False, side="top", **genre_ticks(ax)),
         yaxis=axis("value of x<sub>t</sub>", range=yr),
-        shapes=shapes, updatemenus=[play], sliders=[slider],
-        margin=dict(l=70, r=30, t=150, b=110))
-    layout["legend"]["y"] = 1.25
+        shapes=shapes, updatemenus=menus, sliders=sliders,
+        margin=dict(l=70, r=30, t=190, b=40))
+    layout["legend"]["y"] = 1.02
     fig = go.Figure(data=data, frames=frames, layout=layout)
     return fig
 
@@ -184,25 +175,166 @@ def separability(x: np.ndarray, positive: np.ndarray, threshold: Optional[float]
     return out
 
 
-def histogram_figure(x: np.ndarray, kinds: np.ndarray, t: int, nbins: int = 40) -> go.Figure:
-    """Histogram (share of each group, %) of x_t for the user's interacted items vs all other items; the bins
-    span the data's range, so tiny noise shows up as two narrow spikes."""
+def histogram_edges(x: np.ndarray, nbins: int = 40) -> np.ndarray:
+    """``nbins`` + 1 equal bin edges spanning the values of ``x`` (any shape), half a bin of margin each side; the
+    forward stepper passes all frames' states so that every step shares one set of bins."""
+    v = np.asarray(x, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    lo, hi = (float(v.min()), float(v.max())) if v.size else (0.0, 1.0)
+    size = max(hi - lo, 1e-9) / nbins
+    return lo - size / 2 + size * np.arange(nbins + 2)
+
+
+def histogram_shares(x: np.ndarray, kinds: np.ndarray, edges: np.ndarray) -> tuple:
+    """(% of the not-interacted items, % of the interacted items) per bin of ``edges``: the histogram as numbers,
+    so that frames can update it as bar heights."""
     x = np.asarray(x, dtype=np.float64)
     pos = np.asarray(kinds) > 0
-    lo, hi = (float(x.min()), float(x.max())) if len(x) else (0.0, 1.0)
-    span = max(hi - lo, 1e-9)
-    size = span / nbins
-    bins = dict(start=lo - size / 2, end=hi + size / 2, size=size)
+    out = []
+    for mask in (~pos, pos):
+        c, _ = np.histogram(x[mask], bins=edges)
+        out.append(100.0 * c / max(int(mask.sum()), 1))
+    return tuple(out)
+
+
+def _histogram_traces(x, kinds, edges, xaxis="x", yaxis="y") -> list:
+    pos = np.asarray(kinds) > 0
+    centres = (edges[:-1] + edges[1:]) / 2
+    shares = histogram_shares(x, kinds, edges)
     data = []
-    for name, mask, color in (("not interacted", ~pos, COLORS["other"]), ("interacted", pos, COLORS["interacted"])):
-        data.append(dict(type="histogram", x=x[mask].astype(np.float32), name=f"{name} ({int(mask.sum())})",
-                         xbins=bins, autobinx=False, histnorm="percent", opacity=0.85,
-                         marker=dict(color=color, line=dict(width=0)),
-                         hovertemplate="x_t ≈ %{x}<br>%{y:.1f} % of the group<extra></extra>"))
-    layout = base_layout(f"x<sub>t</sub> values at t = {int(t)}", height=360,
-                         barmode="overlay")
-    layout.update(xaxis=axis("x_t", range=[lo - size, hi + size]), yaxis=axis("% of the group"))
+    for (name, mask, color), y in zip((("not interacted", ~pos, COLORS["other"]),
+                                        ("interacted", pos, COLORS["interacted"])), shares):
+        data.append(dict(type="bar", x=centres.astype(np.float32), y=y.astype(np.float32), width=float(edges[1] - edges[0]),
+                         name=f"{name} ({int(mask.sum())})", opacity=0.85, marker=dict(color=color, line=dict(width=0)),
+                         hovertemplate="x_t ≈ %{x:.4g}<br>%{y:.1f} % of the group<extra></extra>",
+                         xaxis=xaxis, yaxis=yaxis))
+    return data
+
+
+def histogram_figure(x: np.ndarray, kinds: np.ndarray, t: int, nbins: int = 40,
+                     edges: Optional[np.ndarray] = None) -> go.Figure:
+    """Histogram (share of each group, %) of x_t for the user's interacted items vs all other items, as bars over
+    ``edges`` (default: bins spanning this x_t, so tiny noise shows up as two narrow spikes)."""
+    edges = histogram_edges(x, nbins) if edges is None else np.asarray(edges, dtype=np.float64)
+    data = _histogram_traces(x, kinds, edges)
+    layout = base_layout(f"x<sub>t</sub> values at t = {int(t)}", height=360, barmode="overlay", bargap=0)
+    layout.update(xaxis=axis("x_t", range=[float(edges[0]), float(edges[-1])]), yaxis=axis("% of the group"))
     return go.Figure(data=data, layout=layout)
+
+
+def step_numbers(table, t: int, T: int, x: np.ndarray, kinds: np.ndarray, n_items: int) -> str:
+    """The per-step numbers of the forward stepper (they follow its scrubber): the equation with this step's
+    coefficients, β / ᾱ / SNR, and how separable the history still is (AUC, the √ᾱ/2 threshold)."""
+    from .schedule import terms_at
+
+    v = terms_at(table, int(t))
+    t = int(t)
+    head = f"<b>t = {t} of {T}</b>"
+    if t == 0:
+        eq = "x<sub>0</sub>: the clean history (no noise yet)<br>β, ᾱ: none applied yet (ᾱ<sub>0</sub> = 1)"
+    else:
+        eq = (f"x<sub>{t}</sub> = {num(v['sqrt_alpha_bar'], 5)}·x<sub>0</sub> + {num(v['noise_std'])}·ε<br>"
+              f"β<sub>t</sub> = {num(v['beta'])} · ᾱ<sub>t</sub> = {num(v['alpha_bar'], 4)} · "
+              f"SNR<sub>t</sub> = {num(v['snr'])}")
+    pos = np.asarray(kinds) > 0
+    sep = separability(x, pos, threshold=v["sqrt_alpha_bar"] / 2)
+    if not pos.any():
+        tail = "no training history: x<sub>t</sub> is scaled noise only"
+    else:
+        overlap = (np.isfinite(sep["min_pos"]) and np.isfinite(sep["max_neg"]) and sep["min_pos"] > sep["max_neg"])
+        tail = (f"interacted vs other items: AUC {sep['auc']:.3f} ("
+                + ("the groups do not overlap" if overlap else "0.5 = nothing left") + ")<br>"
+                f"thresholding at √ᾱ<sub>t</sub>/2 = {num(v['sqrt_alpha_bar'] / 2)} recovers "
+                f"{100 * sep['accuracy']:.1f} % of the {n_items} items")
+    return f"{head}   {eq}<br>{tail}"
+
+
+def stepper_figure(states: np.ndarray, steps: Sequence[int], ax: ItemAxis, kinds: np.ndarray, table,
+                   titles: Optional[Sequence[str]] = None, current_t: int = 0, T: Optional[int] = None,
+                   nbins: int = 40) -> go.Figure:
+    """The forward page's one figure, scrubbed in the browser: x_t over the items (top), the schedule curves ᾱ_t,
+    noise std and SNR_t with the current step marked, and the histogram of x_t (bottom), plus the step's numbers
+    (top). One frame per step in ``steps`` (cap them with :func:`frame_steps`); frames change trace data only."""
+    from .schedule import curves_figure
+
+    steps = np.asarray(steps, dtype=np.int64)
+    T = int(steps.max()) if T is None else int(T)
+    hero = forward_figure(states, steps, ax, kinds, titles, current_t=current_t, T=T)
+    ci = int(np.flatnonzero(steps == int(current_t))[0])
+    t0 = int(steps[ci])
+    curves = curves_figure(table, t0)
+    edges = histogram_edges(states, nbins)
+    hist = histogram_figure(states[ci], kinds, t0, edges=edges)
+    parts = [place(hero, (0, 1, 0.47, 0.80), 0),                  # axes x / y
+             place(curves, (0, 0.58, 0.0, 0.30), 1),              # x2..x4 / y2..y4
+             place(hist, (0.68, 1.0, 0.0, 0.30), 4)]              # x5 / y5
+    data, lay_axes, annotations, shapes = [], {}, [], []
+    for p in parts:
+        data += p["data"]
+        lay_axes.update(p["axes"])
+        annotations += p["annotations"]
+        shapes += p["shapes"]
+    shapes = [s for s in shapes if s.get("type") != "line"]       # the curves' step lines: cursors below instead
+    marks = [i for i, tr in enumerate(data) if tr.get("name") == "current step"]
+    bars = [i for i, tr in enumerate(data) if tr.get("type") == "bar"]
+    for i in bars:
+        data[i]["showlegend"] = False                              # the panel's title names the groups
+    # the step's cursor on each curve panel (a trace: frames move it without a redraw)
+    curs = []
+    for j in range(3):
+        ya = lay_axes[f"yaxis{j + 2}"]
+        rng = ya.get("range")
+        if ya.get("type") == "log":
+            rng = [10.0 ** rng[0], 10.0 ** rng[1]] if rng else [1.0, 1.0]
+        curs.append(cursor(t0, rng or [0, 1], f"x{j + 2}", f"y{j + 2}"))
+    n_items = len(kinds)
+    text, text_axes = text_panel(step_numbers(table, t0, T, states[ci], kinds, n_items), 6, (0, 1, 0.885, 1.0))
+    base = len(data)
+    data += curs + [text]
+    lay_axes.update(text_axes)
+    lay_axes["yaxis5"]["title"] = dict(text="")                  # the panel title says what the bars are
+    n_pos = int((np.asarray(kinds) > 0).sum())
+    annotations.append(dict(text=f"x<sub>t</sub>, % of {n_pos} interacted (blue) / {len(kinds) - n_pos} other",
+                            x=0.68, y=0.325, xref="paper", yref="paper", xanchor="left", yanchor="bottom",
+                            showarrow=False, font=dict(size=16)))
+    hidx = [0, 1, 2]                                              # the hero's three kinds come first
+    lay_axes["xaxis"]["side"] = "bottom"                          # genre names under the strip, legend above it
+    idx = kind_index(ax, kinds, (OTHER, INTERACTED, NOISE))
+    from .schedule import by_step
+
+    s = by_step(table)
+    keys = ("alpha_bar", "noise_std", "snr")
+    frames = []
+    for f, t in enumerate(steps):
+        t = int(t)
+        fd = [dict(type="scatter", y=states[f][i].astype(np.float32)) for i in idx]
+        for k, key in enumerate(keys):
+            v = float(s[key][t])
+            ok = bool(np.isfinite(v) and (key != "snr" or v > 0))
+            fd.append(dict(type="scatter", x=[t] if ok else [], y=[v] if ok else []))
+        for y in histogram_shares(states[f], kinds, edges):
+            fd.append(dict(type="bar", y=y.astype(np.float32)))
+        for c in curs:
+            fd.append(dict(type="scatter", x=[t, t], y=c["y"]))
+        fd.append(dict(type="scatter", text=[step_numbers(table, t, T, states[f], kinds, n_items)]))
+        frames.append(dict(name=f"t={t}", data=fd,
+                           traces=hidx + marks + bars + list(range(base, base + len(curs) + 1))))
+    menus, sliders = controls([f"t={int(t)}" for t in steps], [str(int(t)) for t in steps], ci,
+                              "forward step t = ", play_duration(len(steps)), y=1.0)
+    layout = base_layout(None, height=1000, barmode="overlay", bargap=0)
+    layout.update(lay_axes, annotations=annotations, shapes=shapes, updatemenus=menus, sliders=sliders,
+                  margin=dict(l=70, r=30, t=100, b=60))
+    layout["legend"].update(y=0.81, yanchor="bottom")
+    return build(data, frames, layout)
+
+
+def history_caption(profile: UserProfile) -> str:
+    """One sentence on the history x0 that the forward page noises."""
+    n = len(profile.train)
+    if n == 0:
+        return f"User {profile.user} has no training interactions: x0 is all zeros, so x_t is pure scaled noise."
+    noise = (f", {len(profile.noise)} of them injected noise (✕)" if profile.has_truth and len(profile.noise) else "")
+    return f"User {profile.user} interacted with {plural(n, 'item')}{noise}."
 
 
 def forward_caption(profile: UserProfile, t: int, T: int, sep: dict, noise_std: float, seed: int) -> str:
@@ -211,8 +343,7 @@ def forward_caption(profile: UserProfile, t: int, T: int, sep: dict, noise_std: 
     if n == 0:
         return (f"User {profile.user} has no training interactions: x0 is all zeros, so x_t is pure scaled "
                 f"noise (std {num(noise_std)} at t = {int(t)}).")
-    noise = (f", {len(profile.noise)} of them injected noise (✕)" if profile.has_truth and len(profile.noise) else "")
-    head = f"User {profile.user} interacted with {plural(n, 'item')}{noise}. "
+    head = history_caption(profile) + " "
     if int(t) == 0:
         return head + "At t = 0 the vector is the clean history: 1 for interacted items, 0 elsewhere."
     auc = sep.get("auc", float("nan"))

@@ -102,10 +102,10 @@ def _remember(key: str) -> None:
     st.session_state[f"_{key}_value"] = st.session_state[key]
 
 
-def sticky_slider(label: str, lo: int, hi: int, key: str, default: int, container=None, **kw):
-    """An integer slider whose value survives a change of its range (Streamlit gives a slider a new identity
-    when min/max change, which would reset it). The last chosen value is kept under ``_<key>_value`` and
-    clamped into [lo, hi]. Returns (value, message): message says when a stored value had to be clamped."""
+def sticky_value(key: str, lo: int, hi: int, default: int):
+    """The integer kept under ``_<key>_value`` (a sticky slider's, or a step that only a link sets, such as the
+    first frame of a stepper figure), clamped into [lo, hi] and stored back. Returns (value, message): message
+    says when a stored value had to be clamped."""
     shadow = f"_{key}_value"
     want = st.session_state.get(shadow, st.session_state.get(key, default))
     msg = None
@@ -117,8 +117,16 @@ def sticky_slider(label: str, lo: int, hi: int, key: str, default: int, containe
         fixed = min(max(want, lo), hi)
         msg = f"{want} is outside {lo}…{hi}; using {fixed}."
         want = fixed
-    st.session_state[key] = want
     st.session_state[shadow] = want
+    return want, msg
+
+
+def sticky_slider(label: str, lo: int, hi: int, key: str, default: int, container=None, **kw):
+    """An integer slider whose value survives a change of its range (Streamlit gives a slider a new identity
+    when min/max change, which would reset it). The last chosen value is kept under ``_<key>_value`` and
+    clamped into [lo, hi]. Returns (value, message): message says when a stored value had to be clamped."""
+    want, msg = sticky_value(key, lo, hi, default)
+    st.session_state[key] = want
     value = (container or st).slider(label, lo, hi, key=key, on_change=_remember, args=(key,), **kw) if hi > lo \
         else lo
     return int(value), msg
@@ -408,6 +416,9 @@ def sidebar(page: Optional[str] = None) -> None:
         st.caption("Every setting is in the page's address: copy it to share this exact view.")
     if presenting():
         st.html(present_css(PRESENT_SCALE))
+    from views import _tour
+
+    _tour.banner(page)                          # a tour link's stop: its banner above the page
 
 
 # ------------------------------------------------------------------------------------------------ rendering
@@ -435,11 +446,14 @@ def chart(fig, key: str, filename: Optional[str] = None, export: bool = True) ->
             export_buttons(fig, filename or key, key=f"{key}__export")
 
 
-def equation_panel(eq, columns: int = 3) -> None:
-    """The equation of the current view and the live values of its terms at the current step."""
+def equation_panel(eq, columns: int = 3, live: bool = True) -> None:
+    """The equation of the current view and the live values of its terms at the current step. ``live=False``:
+    the general equation only (a stepper figure prints each step's numbers itself, following its scrubber)."""
     with st.container(border=True):
         st.markdown(f"**{eq.title}**")
         st.latex(eq.general)
+        if not live:
+            return
         st.latex(eq.live)
         cols = st.columns(columns)
         for i, (label, value, help_) in enumerate(eq.terms):

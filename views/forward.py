@@ -1,6 +1,8 @@
 """Forward noising of an interaction vector: q(x_t | x0) under DiffRec's schedules and an image-DDPM one."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import streamlit as st
 
@@ -101,36 +103,25 @@ eps = forward.noise_draw(split.n_items, seed)
 kinds = forward.item_kinds(profile, split.n_items)
 
 
-@st.fragment
-def linked_views():
-    t, step_msg = C.sticky_slider("step t (drives the views below)", 0, T, key="fw_step", default=T,
-                                  help="Paper step t; the code's index is k = t − 1. t = 0 is the clean history.")
-    if step_msg and "fw_step" in applied:
-        st.warning(f"The link's step (fw_step): {step_msg}")
-    steps = forward.frame_steps(T, include=[t])
-    states = forward.forward_states(diffusion, x0, steps, eps)
-    C.chart(forward.forward_figure(states, steps, ax, kinds, split.item_titles, current_t=t, T=T),
-            key="fw_hero", filename=f"forward_user{user}_t{t}")
-    v = schedule.terms_at(table, t)
-    xt = states[int(np.flatnonzero(steps == t)[0])]
-    sep = forward.separability(xt, kinds > 0, threshold=v["sqrt_alpha_bar"] / 2)
-    C.say(forward.forward_caption(profile, t, T, sep, v["noise_std"], seed))
-
-    left, right = st.columns([1.25, 1])
-    with left:
-        C.chart(schedule.curves_figure(table, t), key="fw_curves", filename="schedule_curves")
-        C.say(schedule.schedule_caption(table, t))
-    with right:
-        C.equation_panel(equations.forward_equation(table, t), columns=2)
-    left, right = st.columns(2)
-    with left:
-        C.chart(forward.histogram_figure(xt, kinds, t), key="fw_hist", filename=f"forward_hist_t{t}")
-        if len(profile.train) and np.isfinite(sep["accuracy"]):
-            C.say(f"Thresholding x_t at √ᾱ_t/2 = {num(v['sqrt_alpha_bar'] / 2)} recovers the history for "
-                  f"{pct(sep['accuracy'], 1)} of the {split.n_items} items.")
-    with right:
-        honest_point()
-    C.sync_url()                                      # a fragment rerun (a step) updates the link too
+# ---------------------------------------------------------------- stepping (in the browser; every panel follows)
+t0, step_msg = C.sticky_value("fw_step", 0, T, default=T)    # the frame the figure opens on (the link's step)
+if step_msg and "fw_step" in applied:
+    st.warning(f"The link's step (fw_step): {step_msg}")
+steps = forward.frame_steps(T, include=[t0])
+states = forward.forward_states(diffusion, x0, steps, eps)
+fig = forward.stepper_figure(states, steps, ax, kinds, table, split.item_titles, current_t=t0, T=T)
+C.chart(fig, key="fw_hero", filename=f"forward_user{user}")
+C.say(forward.history_caption(profile) + " Press ▶ or drag the step slider: the vector, the curves' marker, the "
+      "histogram and the numbers at the top follow the step in your browser.")
+st.caption(f"T = {T} steps" + (f"; the figure holds {len(steps)} of them (evenly spaced, t = 0 and T included), "
+                               "the curves every step." if len(steps) < T + 1 else ", one frame each.")
+           + f" It opens on t = {t0}" + (" (from the link)." if "fw_step" in applied else ".")
+           + f" Noise ε drawn once with seed {seed} and reused for every step and setting.")
+left, right = st.columns([1, 1.25])
+with left:
+    eq = equations.forward_equation(table, t0)
+    C.equation_panel(dataclasses.replace(eq, title="Forward noising (this step's numbers: top of the figure)"),
+                     live=False)
 
 
 def honest_point():
@@ -151,4 +142,5 @@ def honest_point():
           "from noise.")
 
 
-linked_views()
+with right:
+    honest_point()

@@ -30,6 +30,34 @@ user = int(C.current("user"))
 if not 0 <= user < split.n_users:
     user = C.default_user(dataset)
 
+# ---------------------------------------------------------------- tour (its entry first: a lecturer starts here)
+stops = tour.stops(C.default_user(dataset))
+with st.container(border=True, key="home_tour"):
+    st.header(f"A {tour.TOTAL_MINUTES}-minute tour for a class")
+    t1, t2 = st.columns([2, 3], vertical_alignment="center")
+    with t1:
+        C.page_link(stops[0].page, f"▶ Start the tour: stop 1 of {len(stops)}", icon=":material/tour:",
+                    query_params=page_params.expand(stops[0].page, tour.link_params(stops, 1)))
+    t2.markdown(f"{len(stops)} stops over {len({s.page for s in stops})} pages. Each opens its page with exactly the "
+                "settings it talks about, and a banner at the top says what to look at, what to ask the class and "
+                "where to go next. Presentation mode (sidebar) enlarges everything for a projector.")
+    with st.expander("All stops and their links (right-click a link to copy it into your slides)"):
+        links = []
+        for n, stop in enumerate(stops, start=1):
+            params = page_params.expand(stop.page, tour.link_params(stops, n))
+            c1, c2 = st.columns([1, 6])
+            with c1:
+                st.markdown(f"**{n} · {stop.minutes:g} min**")
+            with c2:
+                C.page_link(stop.page, f"{stop.title} — {home.PAGE_NAMES.get(stop.page, 'Home')}",
+                            icon=":material/arrow_forward:", query_params=params)
+                st.markdown(f"**Set:** {stop.set}. **Look at:** {stop.look}  \n**Ask:** *{stop.question}*")
+            page = C.PAGES.get(stop.page)
+            path = "" if stop.page == "home" else page.url_path if page is not None else stop.page.replace(" ", "_")
+            links.append(f"{n}. /{path}?{urlencode(params)}")
+        st.markdown("The links as text (append them to the app's address):")
+        st.code("\n".join(links), language=None)
+
 # ---------------------------------------------------------------- one picture
 try:
     model = C.get_model("diffrec", dataset)
@@ -92,23 +120,3 @@ if w.get("noise") is not None:
     m[4].metric("injected noise", f"{w['noise']:,}", help="training interactions injected from each user's "
                 "least-liked genres; ground truth the app shows, never the models")
 C.say(home.world_caption(w))
-
-# ---------------------------------------------------------------- tour
-st.header("A 10-minute tour for a class")
-st.markdown("Each stop opens its page with exactly the settings it talks about (they are in the link: right-click "
-            "to copy it into your slides). Presentation mode in the sidebar enlarges everything for a projector.")
-links = []
-for n, stop in enumerate(tour.stops(C.default_user(dataset)), start=1):
-    params = page_params.expand(stop.page, stop.params)
-    c1, c2 = st.columns([1, 6])
-    with c1:
-        st.markdown(f"**{n} · {stop.minutes:g} min**")
-    with c2:
-        C.page_link(stop.page, f"{stop.title} — {home.PAGE_NAMES.get(stop.page, 'Home')}",
-                    icon=":material/arrow_forward:", query_params=params)
-        st.markdown(f"**Set:** {stop.set}. **Look at:** {stop.look}  \n**Ask:** *{stop.question}*")
-    page = C.PAGES.get(stop.page)
-    path = "" if stop.page == "home" else page.url_path if page is not None else stop.page.replace(" ", "_")
-    links.append(f"{n}. /{path}?{urlencode(params)}")
-with st.expander("The tour's links as text (append them to the app's address)"):
-    st.code("\n".join(links), language=None)

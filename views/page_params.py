@@ -22,6 +22,12 @@ HELDOUT = ("valid+test", "valid", "test")
 STEP_MAX = 1000                     # the largest T any schedule here allows (forward page's T input)
 
 
+def _tour_count() -> int:
+    from ui import tour
+
+    return tour.count()
+
+
 def _on_grid(v) -> bool:
     return any(abs(v - g) <= 1e-9 * max(abs(g), 1e-12) for g in GRID)
 
@@ -60,6 +66,9 @@ def sidebar(datasets, methods, n_users: int, default_user: int) -> dict:
 
 
 SIDEBAR_STATIC = ("dataset", "method", "user", "seed", "present")
+
+# the guided tour's stop on the page a tour link opens (1-based; views/_tour.py draws its banner)
+TOUR = {"tour": Param(int, None, range(1, _tour_count() + 1))}
 
 FORWARD = {
     "fw_preset": Param(str, "diffrec ml-1m (tuned)", one_of(PRESETS)),

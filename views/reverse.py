@@ -1,5 +1,11 @@
-"""Reverse denoising of interaction vectors (DiffRec, T-DiffRec, L-DiffRec): step through one user's run."""
+"""Reverse denoising of interaction vectors (DiffRec, T-DiffRec, L-DiffRec): step through one user's run.
+
+Stepping runs in the browser: every (capped) step of the run is a frame of one Plotly figure (``ui.reverse.
+stepper_figure``), scrubbed and played without a server round trip. The server reruns only when a setting changes
+the run; the link's ``rv_step`` sets the frame the figure opens on."""
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import streamlit as st
@@ -14,22 +20,7 @@ HELDOUT = {"valid+test": "validation + test", "valid": "validation", "test": "te
 REVERSE = {"all_T": "all T steps (authors)", "from_T_prime": "only T′ steps (clean option)"}
 
 
-def _step(delta: int, S: int):
-    st.session_state["rv_playing"] = False          # stepping by hand stops autoplay
-    v = int(st.session_state.get("_rv_step_value", st.session_state.get("rv_step", 1))) + delta
-    v = min(max(v, 1), S)
-    st.session_state["_rv_step_value"] = v
-
-
-def _toggle_play(S: int):
-    playing = not st.session_state.get("rv_playing", False)
-    st.session_state["rv_playing"] = playing
-    if playing and int(st.session_state.get("_rv_step_value", 1)) >= S:
-        st.session_state["_rv_step_value"] = 1
-
-
 applied = C.url_state(page_params.REVERSE)           # a shared link's settings (validated) before any widget
-C.stop_on_interaction("rv_playing")                   # any change of a setting stops autoplay
 dataset, user, seed = C.current("dataset"), int(C.current("user")), int(C.current("seed"))
 method = C.current("method")
 if method not in C.REVERSE_METHODS:
@@ -97,95 +88,71 @@ if len(profile.train) == 0:
                "recommendation is the same for every such user.")
 metrics = reverse.step_metrics(traj, heldout, (K,))
 
-# ---------------------------------------------------------------- stepping (server side; all views follow)
-playing = bool(st.session_state.get("rv_playing", False))
-p1, p2 = st.columns([1, 5], vertical_alignment="center")
-p1.button("❚❚ pause" if playing else "▶ play", key="rv_play", on_click=_toggle_play, args=(S,), type="primary",
-          help="Steps through the reverse process on the server; every view follows.")
-p2.caption(f"{S} reverse steps recorded. ▶ advances one step every second (the server steps, nothing blocks); "
-           "touching any control stops it; ◀ ▶ step by hand.")
-
-
-@st.fragment(run_every=1.0 if playing else None)
-def linked_views():
-    if st.session_state.get("rv_playing", False) and not C.stop_on_interaction("rv_playing"):
-        st.rerun()                                    # the user moved a control: redraw the ▶ button, stop ticking
-    if st.session_state.get("rv_playing", False):
-        cur = int(st.session_state.get("_rv_step_value", 1))
-        if cur >= S:
-            st.session_state["rv_playing"] = False
-            st.rerun()
-        st.session_state["_rv_step_value"] = cur + 1
-    b1, mid, b2 = st.columns([1, 10, 1], vertical_alignment="bottom")
-    b1.button("◀", key="rv_prev", on_click=_step, args=(-1, S), help="previous step")
-    b2.button("▶", key="rv_next", on_click=_step, args=(1, S), help="next step")
-    step, s_msg = C.sticky_slider("reverse step", 1, S, key="rv_step", default=S, container=mid,
-                                  help="1 = the first reverse step (t = T), the last one returns the recommendation.")
-    if s_msg and "rv_step" in applied:
-        st.warning(f"The link's reverse step (rv_step): {s_msg}")
-    i = step - 1
-    C.say(reverse.reverse_caption(traj, i, heldout))
-    cluster_of_latent = None
-    ic = slices = None
-    if latent:
-        ic, slices, cluster_of_latent = reverse.latent_clusters(traj.meta, split.n_items, traj.states.shape[-1])
-    left, right = st.columns([3, 1.6])
-    with left:
-        C.chart(reverse.vectors_figure(traj, i, ax, kinds, split.item_titles, scope=scope,
-                                       cluster_of_latent=cluster_of_latent),
-                key="rv_vectors", filename=f"{method}_user{user}_step{step}")
-    with right:
-        C.equation_panel(equations.reverse_equation(traj.betas, traj.alphas_cumprod, int(traj.steps[i]),
-                                                    sampling_noise=sampling_noise, latent=latent), columns=2)
-    a, b = st.columns(2)
-    with a:
-        C.chart(reverse.bump_figure(traj, i, split.item_titles, heldout), key="rv_bump",
-                filename=f"{method}_user{user}_topk")
-        C.say(reverse.bump_caption(traj, heldout))
-    with b:
-        C.chart(reverse.metrics_figure(traj, metrics, i), key="rv_metrics", filename=f"{method}_user{user}_metrics")
-        C.say(reverse.metrics_caption(metrics, i, len(heldout)))
-
-    st.subheader("Does x̂0 demote the injected noise?")
-    x0 = model_input_row
-    # latent methods: decoded item scores (logits) before masking; only their ranking is compared
-    table = (None if latent and traj.raw_scores is None else
-             reverse.demotion_table(traj, i, profile, x0=None if latent else x0, titles=split.item_titles))
-    stats = reverse.demotion_stats(table)
-    d1, d2 = st.columns([3, 1.4])
-    with d1:
-        if table is not None:
-            C.chart(reverse.demotion_figure(table, reverse.step_label(traj, i)), key="rv_demotion",
-                    filename=f"{method}_user{user}_demotion")
-        C.say(reverse.demotion_caption(stats, profile.has_truth, latent and traj.raw_scores is None))
-    with d2:
-        if table is not None and stats["n_noise"]:
-            st.metric("noise vs genuine AUC", f"{stats['auc']:.2f}" if np.isfinite(stats["auc"]) else "n/a",
-                      help="P(x̂0/x0 of an injected-noise item < that of a genuine one); 0.5 = chance")
-            st.metric("noise among the most demoted", f"{stats['noise_in_bottom']} of {stats['n_noise']}")
-        st.caption("x̂0 ÷ x0: how much of each training interaction the model's prediction keeps (T-DiffRec: "
-                   "relative to its time weight). The models never see which interactions are injected noise; "
-                   "the sample world knows.")
-    if latent and ic is not None:
-        st.subheader("L-DiffRec: item clusters and the latent trajectory")
-        l1, l2 = st.columns(2)
-        with l1:
-            C.chart(reverse.cluster_figure(ic, split.item_genres, profile), key="rv_clusters",
-                    filename="ldiffrec_clusters")
-            C.say(reverse.cluster_caption(ic, split.item_genres, str(traj.meta.get("cluster_source", ""))))
-        with l2:
-            C.chart(reverse.latent_figure(traj, i, slices), key="rv_latent", filename=f"ldiffrec_user{user}_latent")
-            C.say(reverse.latent_caption(traj))
-    elif latent:
-        st.info("This L-DiffRec record carries no item clusters in its metadata.")
-    C.sync_url()                                      # a fragment rerun (a step) updates the link too
-
-
 # the row the method diffuses (T-DiffRec: time-weighted), for the demotion ratio x̂0 / x0
 model_input_row = None
 if not latent and hasattr(model, "diffused_rows"):
     model_input_row = C.get_diffused_row(method, dataset, user)
-linked_views()
+cluster_of_latent = ic = slices = None
+if latent:
+    ic, slices, cluster_of_latent = reverse.latent_clusters(traj.meta, split.n_items, traj.states.shape[-1])
+
+# ---------------------------------------------------------------- stepping (in the browser; every panel follows)
+step, s_msg = C.sticky_value("rv_step", 1, S, default=S)     # the frame the figure opens on (the link's step)
+if s_msg and "rv_step" in applied:
+    st.warning(f"The link's reverse step (rv_step): {s_msg}")
+fig = reverse.stepper_figure(traj, ax, kinds, split.item_titles, heldout, metrics, scope=scope, start=step - 1,
+                             cluster_of_latent=cluster_of_latent, sampling_noise=sampling_noise, profile=profile,
+                             x0=None if latent else model_input_row)
+n_frames = len(fig.frames)
+st.caption(f"▶ play and the step slider run in your browser: every panel of the figure follows the step, with no "
+           f"wait for the server. {S} reverse steps recorded"
+           + (f"; the figure holds {n_frames} of them (evenly spaced, first and last included)." if n_frames < S
+              else ", one frame each.")
+           + f" It opens on step {step}" + (" (from the link)." if "rv_step" in applied else "."))
+C.chart(fig, key="rv_vectors", filename=f"{method}_user{user}_steps")
+left, right = st.columns([1.4, 1])
+with left:
+    C.say(reverse.bump_caption(traj, heldout))
+    C.say(reverse.metrics_caption(metrics, None, len(heldout)))
+with right:
+    eq = equations.reverse_equation(traj.betas, traj.alphas_cumprod, int(traj.steps[step - 1]),
+                                    sampling_noise=sampling_noise, latent=latent)
+    C.equation_panel(dataclasses.replace(eq, title="One reverse step (this step's numbers: top of the figure)"),
+                     live=False)
+
+last = S - 1
+st.subheader("Does x̂0 demote the injected noise?")
+# latent methods: decoded item scores (logits) before masking; only their ranking is compared
+table = (None if latent and traj.raw_scores is None else
+         reverse.demotion_table(traj, last, profile, x0=None if latent else model_input_row, titles=split.item_titles))
+stats = reverse.demotion_stats(table)
+d1, d2 = st.columns([3, 1.4])
+with d1:
+    if table is not None:
+        C.chart(reverse.demotion_figure(table, reverse.step_label(traj, last) + ", the recommendation"),
+                key="rv_demotion", filename=f"{method}_user{user}_demotion")
+    C.say(reverse.demotion_caption(stats, profile.has_truth, latent and traj.raw_scores is None))
+with d2:
+    if table is not None and stats["n_noise"]:
+        st.metric("noise vs genuine AUC", f"{stats['auc']:.2f}" if np.isfinite(stats["auc"]) else "n/a",
+                  help="P(x̂0/x0 of an injected-noise item < that of a genuine one); 0.5 = chance")
+        st.metric("noise among the most demoted", f"{stats['noise_in_bottom']} of {stats['n_noise']}")
+    st.caption("At the last step, whose x̂0 ranks the items (the figure above prints this AUC at every step). "
+               "x̂0 ÷ x0: how much of each training interaction the model's prediction keeps (T-DiffRec: "
+               "relative to its time weight). The models never see which interactions are injected noise; "
+               "the sample world knows.")
+if latent and ic is not None:
+    st.subheader("L-DiffRec: item clusters and the latent trajectory")
+    l1, l2 = st.columns(2)
+    with l1:
+        C.chart(reverse.cluster_figure(ic, split.item_genres, profile), key="rv_clusters",
+                filename="ldiffrec_clusters")
+        C.say(reverse.cluster_caption(ic, split.item_genres, str(traj.meta.get("cluster_source", ""))))
+    with l2:
+        C.chart(reverse.latent_figure(traj, None, slices), key="rv_latent", filename=f"ldiffrec_user{user}_latent")
+        C.say(reverse.latent_caption(traj))
+elif latent:
+    st.info("This L-DiffRec record carries no item clusters in its metadata.")
 
 if method == "tdiffrec" and model_input_row is not None:
     st.subheader("T-DiffRec: the time weights of the user's history")
