@@ -24,6 +24,7 @@ PAGES = [
     ("Learn", "reranking", "views/reranking.py", "Reranking", ":material/swap_vert:"),
     ("Compare", "compare", "views/compare.py", "Compare methods", ":material/leaderboard:"),
     ("Lab", "lab", "views/lab.py", "Lab", ":material/science:"),
+    ("Reference", "reference", "views/reference.py", "Method specification", ":material/menu_book:"),
 ]
 
 sections: dict = {}
