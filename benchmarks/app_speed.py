@@ -11,8 +11,10 @@
 (b) *Warm reruns*: per page, ``AppTest.from_file("views/<page>.py")`` run once to warm, then the time of
     ``.run()`` after a change of the page's main widget, median over ``--reps`` changes (AppTest reruns the whole
     page; in the browser a widget inside an ``st.fragment`` reruns only the fragment, so these are upper bounds of
-    the server time). In the browser: the time from a key press on the reverse page's step slider to its figures
-    redrawn with the new step, p50 / p95 over ``--moves`` single-step moves.
+    the server time; stepping itself is not a server run any more). In the browser: a scrub of the Forward and
+    Reverse stepper figures (a client-side ``Plotly.animate`` to one frame, as their slider does), timed with
+    ``performance.now()`` from the call to the next paint, p50 / p95 over ``--moves`` one-frame moves, and the
+    websocket messages those moves caused (none expected).
 (c) *No umap on page views*: every page run by AppTest in a fresh Python process; ``'umap' in sys.modules``
     afterwards must be false for the forward and reverse pages (design.md: umap-learn costs 5 s to import).
 
@@ -50,9 +52,8 @@ HOME_TITLE = "Diffusion models in recommender systems"
 # per page: (what is changed, how) - the page's main widget; "user" is the shared sidebar's user (home has no widget)
 CHANGES = {
     "home": [("sidebar user", "state", "user", [1, 2, 3])],
-    "forward": [("step slider", "slider", "fw_step", "spread"),
-                ("preset", "selectbox", "fw_preset", ["sample world (small CPU)", "diffrec ml-1m (tuned)"])],
-    "reverse": [("step slider", "slider", "rv_step", "spread"),
+    "forward": [("preset", "selectbox", "fw_preset", ["sample world (small CPU)", "diffrec ml-1m (tuned)"])],
+    "reverse": [("top-K", "select_slider", "rv_k", "all"),
                 ("axis range", "radio", "rv_scope", "all")],
     "compare": [("metric", "radio", "cmp_metric", "all")],
     "knowledge_graph": [("step slider", "slider", "kg_step", "spread")],
@@ -323,33 +324,6 @@ _INIT = r"""
 })();
 """.replace("TITLE", json.dumps(HOME_TITLE))
 
-_SIG = """(key) => { const gd = document.querySelector(`.st-key-${key} .js-plotly-plot`);
-  const svg = gd && gd.querySelector('.main-svg'); return svg ? svg.innerHTML : null; }"""
-
-# installed before a key press: records, per chart, the first animation frame at which its SVG differs from before
-_WATCH = """([keys, sigSrc, capRe, timeoutMs]) => {
-  const sig = eval(sigSrc), before = {}, seen = {};
-  for (const k of keys) before[k] = sig(k);
-  const re = new RegExp(capRe);
-  const t0 = performance.now();
-  window.__t0 = t0;
-  window.__watch = new Promise(resolve => {
-    function tick() {
-      const now = performance.now();
-      for (const k of keys) {
-        if (k in seen) continue;
-        const s = sig(k);
-        if (s !== null && s !== before[k]) seen[k] = now - t0;
-      }
-      if (!('caption' in seen) && Array.from(document.querySelectorAll('[data-testid=stMarkdownContainer] p'))
-            .some(p => re.test(p.textContent))) seen.caption = now - t0;
-      if (Object.keys(seen).length === keys.length + 1 || now - t0 > timeoutMs) resolve(seen);
-      else requestAnimationFrame(tick);
-    }
-    requestAnimationFrame(tick);
-  });
-}"""
-
 # resolves once no websocket message has arrived for `quiet` ms (the script run is over), with the messages' times
 _SETTLED = """([since, quiet]) => new Promise(resolve => {
   (function poll() {
@@ -393,10 +367,66 @@ def _page_timeline(page) -> dict:
             "plotly_js_mb": (t["js_bytes"] or 0) / 1e6}
 
 
+# one scrub as the figure's slider makes it, in the page: Plotly.animate to a frame (no transition), then two
+# animation frames so that the browser has painted the new step; ms from the call to the paint
+_SCRUB = """async ([key, name, redraw]) => {
+  const gd = document.querySelector(`.st-key-${key} .js-plotly-plot`);
+  const t0 = performance.now();
+  await Plotly.animate(gd, [name], {mode: 'immediate', frame: {duration: 0, redraw: redraw}, transition: {duration: 0}});
+  const done = performance.now();
+  await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+  return {animate_ms: done - t0, paint_ms: performance.now() - t0, current: gd._fullLayout._currentFrame};
+}"""
+_FRAMES = """key => { const gd = document.querySelector(`.st-key-${key} .js-plotly-plot`);
+  const b = gd.layout.updatemenus[0].buttons[0].args[1];
+  return {names: gd._transitionData._frames.map(f => f.name), redraw: b.frame.redraw,
+          points: gd._transitionData._frames[0].data.reduce((n, t) => { const v = t.y || t.x || [];
+            return n + (v.bdata ? atob(v.bdata).length / ({f8: 8, i2: 2, u1: 1, i1: 1}[v.dtype] || 4) : v.length || 0);
+          }, 0)}; }"""
+# (page link, chart key, label) of the stepper figures measured
+SCRUBS = [("/reverse?rv_scope=per+step", "rv_vectors", "reverse, 'per step' ranges (redraw per frame)"),
+          ("/reverse?rv_scope=whole+trajectory", "rv_vectors", "reverse, whole-trajectory ranges (data-only frames)"),
+          ("/forward?fw_preset=image-DDPM+%28linear+1e-4..0.02%2C+T%3D1000%29", "fw_hero",
+           "forward, image-DDPM T = 1000 (capped frames)")]
+
+
+def scrub_runs(browser, server, moves: int) -> list:
+    """Per stepper figure: ms from Plotly.animate to the painted frame, p50 / p95 over ``moves`` one-frame moves
+    (back and forth over the frames), and the websocket messages the moves caused (0 expected)."""
+    rows = []
+    for link, key, label in SCRUBS:
+        ctx, page = _new_page(browser)
+        page.goto(server.url + link)
+        page.locator(f".st-key-{key} .js-plotly-plot .main-svg .trace").first.wait_for(state="attached",
+                                                                                     timeout=120_000)
+        page.evaluate(_SETTLED, [0, 1000])
+        info = page.evaluate(_FRAMES, key)
+        names = info["names"]
+        msgs0 = len(page.evaluate("window.__wsIn"))
+        cpu0 = _cpu_split(server.proc.pid)
+        times, paint = [], []
+        i, d = len(names) - 1, -1
+        for _ in range(moves):
+            if not 0 <= i + d < len(names):
+                d = -d
+            i += d
+            r = page.evaluate(_SCRUB, [key, names[i], bool(info["redraw"])])
+            times.append(r["animate_ms"])
+            paint.append(r["paint_ms"])
+        cpu1 = _cpu_split(server.proc.pid)
+        rows.append({"page": label, "frames": len(names), "points_per_frame": info["points"],
+                     "redraw": info["redraw"], "moves": moves,
+                     "paint_p50_ms": pct(paint, 50), "paint_p95_ms": pct(paint, 95),
+                     "animate_p50_ms": pct(times, 50), "server_messages": len(page.evaluate("window.__wsIn")) - msgs0,
+                     "cpu_server_ms": 1000 * (cpu1[0] - cpu0[0]), "cpu_browser_ms": 1000 * (cpu1[1] - cpu0[1])})
+        ctx.close()
+    return rows
+
+
 def browser_runs(cold_runs: int, moves: int, options=()) -> dict:
     from playwright.sync_api import sync_playwright
 
-    out = {"cold": [], "warm_load": None, "slider": None}
+    out = {"cold": [], "warm_load": None, "scrub": None}
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
@@ -431,61 +461,8 @@ def browser_runs(cold_runs: int, moves: int, options=()) -> dict:
                                         in_page=_page_timeline(page))
                 ctx.close()
 
-                # the reverse page: key presses on the step slider, time until the figures show the new step
-                ctx, page = _new_page(browser)
-                page.goto(server.url + "/reverse")
-                keys = ["rv_vectors", "rv_bump", "rv_metrics"]
-                for k in keys:
-                    page.locator(f".st-key-{k} .js-plotly-plot .main-svg .trace").first.wait_for(
-                        state="attached", timeout=120_000)
-                page.evaluate(_SETTLED, [0, 1000])
-                slider = page.get_by_role("slider", name="reverse step")
-                n = int(slider.get_attribute("max"))
-                value = int(slider.get_attribute("value"))
-                slider.focus()
-                sig_cost = page.evaluate(f"() => {{ const s = {_SIG}; const t = performance.now(); "
-                                         f"for (const k of {json.dumps(keys)}) s(k); return performance.now() - t; }}")
-                runs_before = len(server.runs())
-                recs, direction = [], -1 if value > 1 else 1
-                for _ in range(moves):
-                    if not 1 <= value + direction <= n:
-                        direction = -direction
-                    value += direction
-                    cpu0 = _cpu_split(server.proc.pid)
-                    page.evaluate(_WATCH, [keys, _SIG, f"^At step {value} of {n}\\b", 20_000])
-                    slider.press("ArrowLeft" if direction < 0 else "ArrowRight")
-                    seen = page.evaluate("window.__watch")
-                    page.get_by_test_id("stMarkdown").locator(
-                        "strong", has_text=f"Reverse step · t = {n + 1 - value}").wait_for(timeout=20_000)
-                    t0 = page.evaluate("window.__t0")
-                    msgs = [m - t0 for m in page.evaluate(_SETTLED, [t0, 400])]
-                    cpu1 = _cpu_split(server.proc.pid)
-                    missing = [k for k in keys + ["caption"] if k not in seen]
-                    recs.append({"step": value, "figure_ms": seen.get("rv_vectors"),
-                                 "all_ms": None if missing else max(seen.values()), "missing": missing,
-                                 "first_message_ms": msgs[0] if msgs else None,
-                                 "last_message_ms": msgs[-1] if msgs else None, "messages": len(msgs),
-                                 "cpu_server_ms": 1000 * (cpu1[0] - cpu0[0]),
-                                 "cpu_browser_ms": 1000 * (cpu1[1] - cpu0[1])})
-                runs = server.runs()[runs_before:]
-                fig = [r["figure_ms"] for r in recs if r["figure_ms"] is not None]
-                allv = [r["all_ms"] for r in recs if r["all_ms"] is not None]
-                last = [r["last_message_ms"] for r in recs if r["last_message_ms"] is not None]
-                first = [r["first_message_ms"] for r in recs if r["first_message_ms"] is not None]
-                p = lambda v, q: pct(v, q) if v else None   # noqa: E731
-                out["slider"] = {"moves": recs, "signature_cost_ms": sig_cost,
-                                 "figure_p50_ms": p(fig, 50), "figure_p95_ms": p(fig, 95),
-                                 "all_p50_ms": p(allv, 50), "all_p95_ms": p(allv, 95),
-                                 "first_message_p50_ms": p(first, 50), "last_message_p50_ms": p(last, 50),
-                                 "last_message_p95_ms": p(last, 95),
-                                 "cpu_server_p50_ms": statistics.median(r["cpu_server_ms"] for r in recs),
-                                 "cpu_browser_p50_ms": statistics.median(r["cpu_browser_ms"] for r in recs),
-                                 "incomplete": sum(1 for r in recs if r["missing"]),
-                                 "server_runs": runs,
-                                 "server_run_wall_p50_ms": p([r[0] for r in runs], 50),
-                                 "server_run_wall_p95_ms": p([r[0] for r in runs], 95),
-                                 "server_run_cpu_p50_ms": p([r[1] for r in runs], 50)}
-                ctx.close()
+                # the stepper figures: a scrub is a client-side Plotly.animate to one frame; timed to the next paint
+                out["scrub"] = scrub_runs(browser, server, moves)
             finally:
                 server.stop()
         finally:
@@ -553,32 +530,12 @@ def report(res: dict) -> str:
                  f"a real server runs it after every run when runner.postScriptGC is on — here "
                  f"{'on' if g['enabled'] else 'off'}; AppTest never): wall / CPU | {g['wall_ms']:.0f} / "
                  f"{g['cpu_ms']:.0f} ms | | |")
-    if br and br.get("slider"):
-        sl = br["slider"]
-        n = len(sl["moves"])
-        L.append(f"| (b) reverse · key press → step figure redrawn, browser, p50 / p95 of {n} | "
-                 f"{sl['figure_p50_ms']:.0f} / {sl['figure_p95_ms']:.0f} ms | | |")
-        if sl["all_p50_ms"] is not None:
-            L.append(f"| (b) reverse · key press → caption + all 3 step charts redrawn, p50 / p95 | "
-                     f"{sl['all_p50_ms']:.0f} / {sl['all_p95_ms']:.0f} ms | | |")
-        if sl["last_message_p50_ms"] is not None:
-            L.append(f"| (b) reverse · key press → first / last server message (p50; last p95) | "
-                     f"{sl['first_message_p50_ms']:.0f} / {sl['last_message_p50_ms']:.0f} ms "
-                     f"({sl['last_message_p95_ms']:.0f}) | | |")
-        if sl.get("server_run_wall_p50_ms") is not None:
-            runs = sl["server_runs"]
-            gc_on = (res.get("gc") or {}).get("enabled", True)
-            L.append(f"| (b) reverse · real server, step-slider fragment run "
-                     f"{'incl. post-script GC' if gc_on else '(post-script GC off)'}: wall p50 / p95 "
-                     f"of {len(runs)} (thread CPU p50) | {sl['server_run_wall_p50_ms']:.0f} / "
-                     f"{sl['server_run_wall_p95_ms']:.0f} ms ({sl['server_run_cpu_p50_ms']:.0f}) | "
-                     f"< {WARM_RERUN_TARGET_MS:.0f} ms | "
-                     f"{verdict(sl['server_run_wall_p50_ms'] < WARM_RERUN_TARGET_MS)} |")
-        L.append(f"| (b) reverse · CPU per move: server / chromium (median) | {sl['cpu_server_p50_ms']:.0f} / "
-                 f"{sl['cpu_browser_p50_ms']:.0f} CPU-ms | | |")
-        if sl["incomplete"]:
-            L.append(f"| (b) reverse · moves where a view did not change within 20 s | {sl['incomplete']} | 0 "
-                     f"| FAIL |")
+    for r in (br or {}).get("scrub") or []:
+        L.append(f"| (b) scrub → frame painted in the browser, {r['page']}: {r['frames']} frames × "
+                 f"{r['points_per_frame']} values, p50 / p95 of {r['moves']} (server messages; CPU server / "
+                 f"chromium) | {r['paint_p50_ms']:.0f} / {r['paint_p95_ms']:.0f} ms ({r['server_messages']}; "
+                 f"{r['cpu_server_ms']:.0f} / {r['cpu_browser_ms']:.0f} CPU-ms) | no server message | "
+                 f"{verdict(r['server_messages'] == 0)} |")
     for name, r in res.get("fresh", {}).items():
         if "error" in r:
             L.append(f"| (c) {name}: fresh process | error: {r['error'][-80:]!r} | | FAIL |")
@@ -594,7 +551,7 @@ def report(res: dict) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--reps", type=int, default=7, help="timed AppTest reruns per page and widget (median; >= 5)")
-    ap.add_argument("--moves", type=int, default=18, help="slider moves in the browser (p50/p95; >= 10)")
+    ap.add_argument("--moves", type=int, default=18, help="scrub moves per stepper figure in the browser (p50/p95; >= 10)")
     ap.add_argument("--cold-runs", type=int, default=3, help="cold-server starts measured (fresh server each)")
     ap.add_argument("--pages", nargs="*", help="pages of views/ (default: every page file)")
     ap.add_argument("--skip-browser", action="store_true", help="no chromium: only the AppTest measurements")
