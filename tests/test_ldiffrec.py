@@ -164,3 +164,23 @@ def test_ml1m_item_emb_kmeans():
     assert len(sizes) == 2 and sizes.min() > 0 and int(sizes.sum()) == emb.shape[0]
     assert model.ae.sizes == sizes.tolist() and sum(model.ae.dims) == 64
     assert torch.equal(labels, kmeans(torch.from_numpy(emb), 2, seed=1))     # seeded: reproducible
+
+
+def test_lt_diffrec_reads_the_time_weighted_rows():
+    """LT-DiffRec (``time_weights``): the autoencoder's input is T-DiffRec's weighted row; off by default."""
+    import numpy as np
+    import torch
+    from diffrec_core.methods.diffrec import time_weighted
+    from diffrec_core.pipeline import build_model
+    from tests.toy import toy_split
+    split = toy_split()
+    users = np.arange(5)
+    lt = build_model("ldiffrec", split, overrides=dict(time_weights=True, w_min=0.2, w_max=1.0))
+    want = time_weighted(split, 0.2, 1.0)[users].toarray()
+    assert np.array_equal(lt.rows(split, users).cpu().numpy(), want)
+    assert 0 < want[want > 0].min() < want.max() == 1.0
+    plain = build_model("ldiffrec", split)
+    assert np.array_equal(plain.rows(split, users).cpu().numpy(), split.rows(users, "train"))
+    lt.prepare(split)
+    stats = lt.fit_epoch(split, torch.Generator().manual_seed(0), np.random.default_rng(0))
+    assert np.isfinite(stats["loss"])

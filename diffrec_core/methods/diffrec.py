@@ -191,15 +191,25 @@ class TDiffRec(DiffRec):
         w = getattr(self, "_weighted", None)
         if w is None or w.shape != split.train.shape:
             self.prepare(split)
-        x = dense_rows(self._weighted[np.asarray(users)], "F" if col_major else "C")
-        if which == "test" and self.config.test_input == "train+valid":
-            x = np.maximum(x, split.rows(users, "valid"))
-        return torch.from_numpy(x).to(self.device)
+        return torch.from_numpy(weighted_rows(split, self._weighted, users, which, self.config.test_input,
+                                              col_major)).to(self.device)
+
+
+def weighted_rows(split: Split, weighted: sp.csr_matrix, users, which: str = "valid", test_input: str = "train",
+                  col_major: bool = False) -> np.ndarray:
+    """Dense rows of a time-weighted training matrix (T-DiffRec, LT-DiffRec); the test pass with
+    ``test_input='train+valid'`` adds the validation items at weight 1."""
+    x = dense_rows(weighted[np.asarray(users)], "F" if col_major else "C")
+    if which == "test" and test_input == "train+valid":
+        x = np.maximum(x, split.rows(users, "valid"))
+    return x
 
 
 def time_weighted(split: Split, w_min: float, w_max: float) -> sp.csr_matrix:
     """T-DiffRec's weighted training matrix (T-DiffRec/data_utils.py ``data_load``), vectorised over all users.
-    Uses ``split.train_order`` (chronological position; file order where a data set has no timestamps)."""
+    Uses ``split.train_order`` (chronological position; file order where a data set has no timestamps). The
+    authors' linspace runs over the rows of their train_list.npy in file order, which their preprocessing wrote
+    chronologically, so on their files both orders agree."""
     if split.train_order is None:
         raise ValueError("T-DiffRec needs the chronological order of each user's training history")
     order = split.train_order.tocsr()

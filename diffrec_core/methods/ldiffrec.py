@@ -9,6 +9,9 @@ catalogue. L-DiffRec clusters the items (k-means on item embeddings), compresses
 with its own small VAE encoder, runs DiffRec's diffusion on the concatenated latent, and decodes back to item
 scores. Everything - encoder, latent denoiser, decoder - trains end to end with one joint loss per batch.
 
+LT-DiffRec (LT-DiffRec/main.py) is this model with ``time_weights`` on: the autoencoder reads, and its
+multinomial target is, T-DiffRec's time-weighted row (``diffrec.time_weighted``); masks stay binary.
+
 Layout of the autoencoder here (a deviation in storage only, not in arithmetic): the authors keep one
 ``Linear(|c|, 2 d_c)`` per cluster, whose shapes depend on the k-means result. This app's checkpoint loader builds
 a model from (config, n_users, n_items) alone and checks every tensor's shape before loading, so the per-cluster
@@ -32,6 +35,7 @@ from ..data.dataset import Split
 from ..diffusion import GaussianDiffusion, ScheduleConfig
 from ..registry import MethodSpec, register
 from .base import Recommender, build_trajectory, make_adamw
+from .diffrec import time_weighted, weighted_rows
 from .dnn import DNN, mirrored_dims
 
 CLUSTER_SOURCES = ("none", "single", "item_emb", "svd")   # codes 0..3 of the ``cluster_source_code`` buffer
@@ -87,6 +91,10 @@ class LDiffRecConfig:
     patience: int = 15
     stop_check: str = "after_eval"      # 'after_eval' (ours) | 'before_epoch' (L-DiffRec/main.py; train.Protocol)
     metric_denominator: str = "gt"      # 'gt' | 'all' (faithful, DiffRec quirk 7)
+    # --- LT-DiffRec (LT-DiffRec/main.py): T-DiffRec's time weighting on L-DiffRec's input and target ---
+    time_weights: bool = False          # True: the row x * linspace(w_min, w_max) over the chronological history
+    w_min: float = 0.1                  # weight of a user's oldest training interaction
+    w_max: float = 1.0                  # weight of the newest (masks stay binary, as in their mask_tv)
 
     def schedule(self) -> ScheduleConfig:
         return ScheduleConfig(self.noise_schedule, self.steps, self.noise_scale, self.noise_min, self.noise_max,
@@ -114,6 +122,11 @@ LDIFFREC_PRESETS = {
     "yelp": dict(_LOOP, lr1=5e-4, lr2=1e-4, lamda=0.03, steps=5, noise_scale=1e-2, noise_min=5e-3, noise_max=1e-2),
     "yelp_noisy": dict(_LOOP, lr1=5e-4, lr2=1e-4, lamda=0.03, steps=5, noise_scale=1e-2, noise_min=5e-3,
                        noise_max=1e-2),
+    # LT-DiffRec (LT-DiffRec/inference.py and its checkpoint names; released for the two clean sets only)
+    "lt-amazon-book": dict(_LOOP, time_weights=True, w_min=0.1, w_max=1.0, lr1=5e-4, lr2=1e-4, lamda=0.03, steps=5,
+                           noise_scale=0.7, noise_min=1e-3, noise_max=5e-3),
+    "lt-yelp": dict(_LOOP, time_weights=True, w_min=0.5, w_max=1.0, lr1=5e-4, lr2=5e-5, lamda=0.03, steps=5,
+                    noise_scale=1e-2, noise_min=5e-3, noise_max=1e-2, batch_size=200),
 }
 
 
@@ -331,6 +344,21 @@ class LDiffRec(Recommender):
         if not self.is_clustered:
             self.recluster(split)
 
+    def attach(self, split: Split) -> None:
+        """LT-DiffRec: the time-weighted training matrix (a cache, re-derived after loading a checkpoint)."""
+        if self.config.time_weights:
+            self._weighted = time_weighted(split, self.config.w_min, self.config.w_max)
+
+    def rows(self, split: Split, users, which: str = "valid") -> torch.Tensor:
+        """What the autoencoder reads: the binary history, or with ``time_weights`` its time-weighted version."""
+        if not self.config.time_weights:
+            return self.input_rows(split, users, which)
+        w = getattr(self, "_weighted", None)
+        if w is None or w.shape != split.train.shape:
+            self.attach(split)
+        return torch.from_numpy(weighted_rows(split, self._weighted, users, which,
+                                              self.config.test_input)).to(self.device)
+
     def recluster(self, split: Split) -> None:
         """k-means on the item embeddings named by ``cluster_source`` (docs/methods.md §2.3 quirk 6), then fresh
         autoencoder weights for the new block shapes."""
@@ -420,7 +448,7 @@ class LDiffRec(Recommender):
         sums = {"loss": 0.0, "elbo": 0.0, "nll": 0.0, "kl": 0.0}
         n, last = 0, {}
         for i in range(0, len(users), bs):
-            x = self.input_rows(split, users[i:i + bs])
+            x = self.rows(split, users[i:i + bs])
             last = self.batch_loss(x, generator)
             opt1.zero_grad(set_to_none=True)
             opt2.zero_grad(set_to_none=True)
@@ -449,7 +477,7 @@ class LDiffRec(Recommender):
         """z = mu(x) -> denoise_from(latent MLP, z, T') -> decode -> (B, I) scores in original item order."""
         was = self.training
         self.eval()
-        _, mu, _ = self.ae.encode(self.input_rows(split, users, which))
+        _, mu, _ = self.ae.encode(self.rows(split, users, which))
         out = self.ae.to_items(self.ae.decode(self._run(mu, record=False).final))
         self.train(was)
         return out
@@ -462,7 +490,7 @@ class LDiffRec(Recommender):
         users = np.atleast_1d(np.asarray(users))
         was = self.training
         self.eval()
-        _, mu, _ = self.ae.encode(self.input_rows(split, users))
+        _, mu, _ = self.ae.encode(self.rows(split, users))
         run = self._run(mu, record=True, generator=torch.Generator().manual_seed(int(seed)), **opts)
         self.train(was)
         if run.states is None:
