@@ -22,7 +22,7 @@ import torch
 from . import checkpoint, registry
 from .data.dataset import DataFormatError
 from .methods.base import ConfigError
-from .pipeline import build_model, load_split, pick_device, pretrain_all, split_how
+from .pipeline import TEACHING, build_model, load_split, pick_device, pretrain_all, pretrain_teaching, split_how
 from .train import evaluate, fit
 
 
@@ -112,7 +112,8 @@ def cmd_evaluate(a) -> int:
 
 def cmd_pretrain(a) -> int:
     log = lambda s: print(s, file=sys.stderr)  # noqa: E731
-    wanted = a.methods or [s.name for s in registry.specs()]
+    teaching = [m for m in a.methods or [] if m in TEACHING]       # teaching variants (pipeline.TEACHING)
+    wanted = [m for m in a.methods if m not in teaching] if a.methods else [s.name for s in registry.specs()]
     for m in wanted:
         registry.get(m)  # unknown names are an error before anything trains
     rerank = [m for m in wanted if "lists" in registry.get(m).needs]
@@ -122,6 +123,8 @@ def cmd_pretrain(a) -> int:
     if rerank:  # DCDR and the rerankers train on the logged sessions, together (one shared evaluator)
         from .methods.dcdr import pretrain as pretrain_dcdr
         pretrain_dcdr(a.out, log=log)
+    if teaching or not a.methods:   # after the faithful models, which they are measured against
+        pretrain_teaching(a.out, names=teaching or None, log=log)
     return 0
 
 
@@ -175,7 +178,8 @@ def main(argv=None) -> int:
     e.set_defaults(fn=cmd_evaluate)
     r = sub.add_parser("pretrain", help="train every registered method on the sample world into pretrained/")
     r.add_argument("--out", default=None)
-    r.add_argument("--methods", nargs="*", default=None)
+    r.add_argument("--methods", nargs="*", default=None,
+                   help=f"registered methods, or teaching models ({', '.join(TEACHING)}); default: all of them")
     r.set_defaults(fn=cmd_pretrain)
     c = sub.add_parser("compare", help="every applicable method on one data set, same split and protocol; "
                                        "writes results.json/.csv/.md")

@@ -36,10 +36,10 @@ from typing import Any, Callable, Dict, List, Optional
 import numpy as np
 import torch
 
-from . import checkpoint, registry
+from . import checkpoint, limits, registry
 from .data import load_dataset, make_split
 from .data.dataset import InteractionLog, Split
-from .pipeline import build_model, split_how
+from .pipeline import build_model, make_config, split_how
 from .train import Protocol, ProtocolError, Selection, evaluate
 
 MAX_CHECKPOINT_BYTES = 100 * 1024 ** 2   # DiffRec on ML-1M is 14 MB; the app's uploads are capped below this
@@ -177,6 +177,13 @@ class LabRun:
         self.method, self.data_name, self.preset, self.seed = method, data.name, preset, int(seed)
         self.overrides = dict(overrides or {})
         self.split = data.split(split_how(method))
+        if epochs is not None and not 0 <= int(epochs) <= limits.LAB_MAX_EPOCHS:
+            raise LabError(f"epochs = {epochs}: the Lab trains 0 to {limits.LAB_MAX_EPOCHS} epochs")
+        try:        # the Lab's budget (diffrec_core.limits.LAB), checked before anything is allocated
+            limits.check_model(registry.get(method).model_cls, make_config(method, preset, self.overrides),
+                               self.split.n_users, self.split.n_items, limits.LAB)
+        except (KeyError, ValueError) as e:              # BudgetError and ConfigError are ValueErrors
+            raise LabError(str(e.args[0]) if e.args else str(e)) from e
         with _LOCK, torch.random.fork_rng(devices=[]):
             try:
                 self.model = build_model(method, self.split, preset=preset, overrides=self.overrides, seed=self.seed)
@@ -388,6 +395,9 @@ def read_checkpoint_zip(raw: bytes, data: LabData, max_bytes: int = MAX_CHECKPOI
     try:
         with zipfile.ZipFile(io.BytesIO(raw)) as z:
             infos = z.infolist()
+            if len(infos) > 16:
+                raise LabError(f"the zip holds {len(infos):,} entries; a checkpoint zip holds 3 (model.safetensors, "
+                               f"config.json, README.txt)")
             names = [i.filename for i in infos]
             if any(n.endswith((".pkl", ".pickle")) or n.endswith("/data.pkl") or n.endswith(".pt")
                    or n.endswith(".pth") for n in names):
@@ -415,7 +425,7 @@ def read_checkpoint_zip(raw: bytes, data: LabData, max_bytes: int = MAX_CHECKPOI
                        f"sessions; the Lab holds interaction and sequence models")
     split = data.split(how)
     try:
-        model, meta = checkpoint.from_bytes(weights, cfg, split.n_users, split.n_items)
+        model, meta = checkpoint.from_bytes(weights, cfg, split.n_users, split.n_items, budget=limits.LAB)
     except checkpoint.CheckpointError as e:
         raise LabError(f"the checkpoint cannot be used with {data.name}: {e}") from e
     except (ValueError, TypeError, KeyError, RecursionError, OverflowError) as e:   # a config that is JSON but odd

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
+import numpy as np
 import torch
 
 from . import checkpoint, registry
@@ -128,6 +130,111 @@ def pretrain_all(out=None, methods=None, log: Callable[[str], None] = print) -> 
     remap = [m for m in results["methods"] if m in item_map.DEFAULT_METHODS and (not methods or m in methods)]
     if remap:
         item_map.precompute(remap, root=out, log=log)
+    return results
+
+
+# ------------------------------------------------------------------------------------------------ teaching models
+@dataclass(frozen=True)
+class Teaching:
+    """A teaching variant of a registered method: the method trained with a named preset of its own whose noise is
+    visible, saved beside the faithful checkpoint (``pretrained/<name>/``), never in its place."""
+    name: str       # its directory under pretrained/ and its key in TEACHING_RESULTS
+    method: str     # the registered method
+    preset: str     # the method's preset (diffrec_core/methods/<method>.py)
+
+
+TEACHING = {t.name: t for t in (Teaching("diffrec_teaching", "diffrec", "teaching"),)}
+TEACHING_RESULTS = "teaching_results.json"
+
+
+def teaching_of(method: str) -> Optional[str]:
+    """The teaching variant of ``method`` (its checkpoint name), or None where there is none."""
+    return next((t.name for t in TEACHING.values() if t.method == method), None)
+
+
+def base_method(name: str) -> str:
+    """The registered method behind a checkpoint name (a teaching variant's method; else the name itself)."""
+    return TEACHING[name].method if name in TEACHING else name
+
+
+def reverse_figures(model: Recommender, split: Split, k: int = 10, seed: int = 0, batch: int = 250) -> dict:
+    """What a reverse run shows, measured over every user: the chain run as the Reverse page runs it by default
+    (the config's T', sampling noise and reverse mode; trajectory noise from ``seed``), and at each step
+
+    * ``heldout_recall``: Recall@k of the step's top-k (training items masked) against the user's validation +
+      test items, averaged over the users who have any (descriptive figures of a fixed model: nothing is selected
+      on them);
+    * ``history_recall``: Recall@k of the step's unmasked x̂0 against the user's training items (does the chain
+      bring the history back?);
+
+    and ``start_auc``: the AUC with which the chain's first state (x_T where T' = T; the history itself where
+    T' = 0) separates a user's training items from the other items, averaged over users (0.5 = no trace left)."""
+    from .metrics import ranking_metrics
+    from .rerank import auc
+
+    held = (split.valid + split.test).tocsr()
+    rec, hist, aucs, n_held = None, None, [], 0
+    for lo in range(0, split.n_users, batch):
+        users = np.arange(lo, min(lo + batch, split.n_users))
+        tr = model.trajectory(split, users, k=k, seed=seed)
+        gt = torch.from_numpy(held[users].toarray() > 0)
+        seen = torch.from_numpy(split.train[users].toarray() > 0)
+        has, had = gt.any(1), seen.any(1)
+        r = np.array([float(ranking_metrics(torch.from_numpy(tr.topk[s]), gt, (k,))[f"recall@{k}"][has].sum())
+                      for s in range(tr.n_steps)])
+        raw = torch.from_numpy(tr.raw_scores)
+        h = np.array([float(ranking_metrics(torch.topk(raw[s], k, dim=1).indices, seen, (k,))[f"recall@{k}"][had]
+                            .sum()) for s in range(tr.n_steps)])
+        rec, hist = (r, h) if rec is None else (rec + r, hist + h)
+        n_held += int(has.sum())
+        aucs += [auc(tr.states[0][i], seen[i].numpy()) for i in range(len(users)) if had[i]]
+    n_hist, tp = len(aucs), int(tr.meta.get("T_prime", 0))
+    return {"k": k, "seed": seed, "steps": int(len(rec)), "users_heldout": n_held, "users_history": n_hist,
+            "T_prime": tp, "sampling_noise": bool(tr.meta.get("sampling_noise", False)),
+            "start_noise_std": float(np.sqrt(1.0 - tr.alphas_cumprod[tp - 1])) if tp else 0.0,   # of x_T'
+            "heldout_recall": [round(float(v) / max(n_held, 1), 6) for v in rec],
+            "history_recall": [round(float(v) / max(n_hist, 1), 6) for v in hist],
+            "start_auc": round(float(np.nanmean(aucs)), 6) if aucs else float("nan")}
+
+
+def pretrain_teaching(out=None, names=None, log: Callable[[str], None] = print) -> dict:
+    """Train the teaching variants (:data:`TEACHING`) on the sample world (seed 1, selected on validation as
+    every pretrained model) into ``pretrained/<name>/`` and record their figures, with :func:`reverse_figures` of
+    each one and of its faithful model for contrast, in ``pretrained/teaching_results.json``. The faithful
+    checkpoints and ``results.json`` are only read."""
+    out = Path(out) if out else PRETRAINED
+    out.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    for n in names or []:
+        if n not in TEACHING:
+            raise KeyError(f"no teaching model {n!r}; teaching models: {', '.join(TEACHING)}")
+    splits, rows = {}, {}
+    for name in names or list(TEACHING):
+        t = TEACHING[name]
+        how = split_how(t.method)
+        split = splits.setdefault(how, load_split("sample", how=how))
+        model = build_model(t.method, split, preset=t.preset, seed=PRETRAIN_SEED)
+        res = fit(model, split, seed=PRETRAIN_SEED)
+        checkpoint.save(model, out / name, split.name, extra={"variant": "teaching", "preset": t.preset,
+                                                              "seed": PRETRAIN_SEED})
+        model.eval()
+        row = {"method": t.method, "preset": t.preset, "protocol": split.meta.get("how", how),
+               "best_epoch": res.best_epoch, "valid": res.valid, "test": res.test,
+               "parameters": model.n_parameters(), "diffusion_steps": model.n_diffusion_steps(),
+               "train_seconds": round(res.train_seconds, 2), "stopped": res.stopped,
+               "reverse": reverse_figures(model, split)}
+        if (out / t.method / "model.safetensors").exists():     # the faithful model, read only, for contrast
+            row["faithful_reverse"] = reverse_figures(load_pretrained(t.method, split, root=out), split)
+        rows[name] = row
+        fr = row["reverse"]
+        log(f"{name:16s} valid R@20 {res.valid.get('recall@20', 0):.4f}  test R@10 {res.test.get('recall@10', 0):.4f}"
+            f"  held-out R@10 step 1 {fr['heldout_recall'][0]:.3f} -> step {fr['steps']} "
+            f"{fr['heldout_recall'][-1]:.3f}  AUC of x_T {fr['start_auc']:.3f}")
+    path = out / TEACHING_RESULTS
+    old = json.loads(path.read_text()).get("models", {}) if path.exists() else {}
+    old.update(rows)
+    results = {"data": next(iter(splits.values())).stats(), "seed": PRETRAIN_SEED, "models": old}
+    path.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
     return results
 
 

@@ -20,6 +20,7 @@ density, time span) and notes (duplicates dropped, the encoding used, users too 
 from __future__ import annotations
 
 import importlib.util
+import re
 import tempfile
 import warnings
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from typing import Optional
 
 import numpy as np
 
+from . import limits
 from .data.dataset import DataFormatError, InteractionLog
 from .data.loaders import load_dataset
 
@@ -139,10 +141,33 @@ def sniff_format(name: str, text: str) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ loading
+_UNSAFE = re.compile(r"[^\w .()+\-]")
+
+
+def safe_name(name) -> str:
+    """The client's file name as shown on pages and in messages: its last path part only, every character other
+    than letters, digits, space and ``. ( ) + - _`` replaced by ``_`` (no Markdown, HTML or control characters
+    reach a page), at most 80 characters."""
+    base = Path(str(name or "upload").replace("\\", "/")).name or "upload"
+    base = _UNSAFE.sub("_", base).strip() or "upload"
+    return base if len(base) <= 80 else base[:60] + "…" + base[-19:]
+
+
+def check_lab_size(log: InteractionLog, name: str) -> None:
+    """The Lab's data budget (``limits.LAB``, ``limits.LAB_MAX_CELLS``): users, items and users x items."""
+    b = limits.LAB
+    for what, n, cap in (("users", log.n_users, b.max_users), ("items", log.n_items, b.max_items),
+                         ("users x items", log.n_users * log.n_items, limits.LAB_MAX_CELLS)):
+        if n > cap:
+            raise UploadError(f"{name} has {n:,} {what}; the Lab trains on at most {cap:,} {what} (a shared "
+                              f"server's memory and time budget). Train on it from the command line: "
+                              f"`python -m diffrec_core train --method diffrec --data PATH`")
+
+
 def load_upload(name: str, raw: bytes, max_bytes: Optional[int] = MAX_UPLOAD_BYTES,
                 min_rating: Optional[float] = None, fmt: Optional[str] = None) -> Upload:
     """Validate and load an uploaded interactions file. Raises :class:`UploadError` with a message for the user."""
-    name = Path(str(name or "upload")).name or "upload"       # never a path from the client
+    name = safe_name(name)                                    # never a path, markup or control characters
     if max_bytes is not None and len(raw) > max_bytes:
         raise UploadError(f"{name} is {_mb(len(raw))}; the upload limit is {_mb(max_bytes)}. "
                           f"Train on larger data from the command line: "
@@ -164,6 +189,11 @@ def load_upload(name: str, raw: bytes, max_bytes: Optional[int] = MAX_UPLOAD_BYT
             raise UploadError(f"{msg} (read as {FORMATS[fmt]})") from e
         except (OverflowError, MemoryError, RecursionError, UnicodeError) as e:   # not seen in fuzzing; defensive
             raise UploadError(f"{name} could not be read as {FORMATS[fmt]}: {type(e).__name__}: {e}") from e
+    ts = log.events["timestamp"].to_numpy() if "timestamp" in log.events else np.zeros(0, np.int64)
+    if ts.dtype.kind == "i" and len(ts) and int(ts.min()) == np.iinfo(ts.dtype).min:      # what a cast makes of inf
+        raise UploadError(f"{name}: some timestamps are not finite numbers of at most 64 bits (inf, NaN or beyond "
+                          f"±9.2e18); use seconds since 1970 or dates (read as {FORMATS[fmt]})")
+    caught = [w for w in caught if "encountered in cast" not in str(w.message)]
     log.name = Path(name).stem or "upload"
     log.meta["source"] = f"upload: {name}"
     notes = [f"read as {FORMATS[fmt]}, encoding {encoding}"]
@@ -174,6 +204,7 @@ def load_upload(name: str, raw: bytes, max_bytes: Optional[int] = MAX_UPLOAD_BYT
     if report["interactions"] < 3 or log.n_users < 2 or log.n_items < 2:
         raise UploadError(f"{name} holds {report['interactions']} interactions of {log.n_users} user(s) and "
                           f"{log.n_items} item(s): too few to split into train / validation / test")
+    check_lab_size(log, name)
     if report["users_under_3"]:
         notes.append(f"{report['users_under_3']} of {log.n_users} users have fewer than 3 interactions: they train "
                      f"but cannot all be validated and tested (the per-user 80/10/10 split keeps at least one "

@@ -161,10 +161,17 @@ def test_odd_but_valid_json_in_a_checkpoint_is_refused_or_sanitised(sample):
             z.writestr("config.json", m if isinstance(m, (bytes, str)) else json.dumps(m))
         return buf.getvalue()
 
-    meta["lab"]["history"] = [{"epoch": "x", "loss": "evil"}, {"epoch": float("nan")}, {"epoch": 1, "loss": 2.5}, 7]
-    meta["lab"]["seed"] = "not a number"
-    back = L.read_checkpoint_zip(rezip(meta), sample)
-    assert back.history == [{"epoch": 1.0, "loss": 2.5}] and back.seed == 0
+    # metadata is echoed on pages: odd values are refused, not repaired (tests/test_hostile.py has every case)
+    for lab, msg in ((dict(history=[{"epoch": "x", "loss": "evil"}]),
+                      r"lab\.history\[0\] holds a value that is not a number"),
+                     (dict(history=[{"epoch": float("nan")}]), r"lab\.history\[0\]\.epoch is nan"),
+                     (dict(history=[{"epoch": 1}, 7]), r"lab\.history is not a list of epoch records"),
+                     (dict(seed="not a number"), r"lab\.seed must be an integer")):
+        with pytest.raises(L.LabError, match=msg):
+            L.read_checkpoint_zip(rezip({**meta, "lab": {**meta["lab"], **lab}}), sample)
+    back = L.read_checkpoint_zip(rezip({**meta, "lab": {**meta["lab"], "history": [{"epoch": 1, "loss": 2.5}]}}),
+                                 sample)
+    assert back.history == [{"epoch": 1.0, "loss": 2.5}] and back.seed == run.seed
     with pytest.raises(L.LabError, match="config.json"):
         L.read_checkpoint_zip(rezip(b"[" * 100000), sample)
     with pytest.raises(L.LabError, match="unknown method"):

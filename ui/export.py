@@ -239,6 +239,13 @@ def trajectory_gif(traj: Trajectory, row: int = 0, duration_ms: int = 500, size=
 
 
 # ------------------------------------------------------------------------------------------------ trajectories
+def _cell(text) -> str:
+    """A text cell that a spreadsheet will not run: one starting with = + - @ or a tab / carriage return (a
+    formula, e.g. from an uploaded file's titles) gets a leading apostrophe."""
+    t = str(text)
+    return "'" + t if t[:1] in ("=", "+", "-", "@", "\t", "\r") else t
+
+
 def trajectory_csv(traj: Trajectory, rows: Optional[Sequence[int]] = None, item_titles=None) -> bytes:
     """One CSV row per (user, step, dimension): user, step_index, k, item, title, x_k, x0_hat, score, rank
     (1-based rank in that step's top-K, empty if not in it). Vectorised (no loop over items)."""
@@ -252,7 +259,8 @@ def trajectory_csv(traj: Trajectory, rows: Optional[Sequence[int]] = None, item_
         df = {"user": np.full(S * D, int(traj.users[r])), "step_index": np.repeat(np.arange(S), D),
               "k": np.repeat(traj.steps.astype(np.int64), D), "item": item}
         if item_titles is not None and len(item_titles) >= D:
-            df["title"] = np.asarray(item_titles, dtype=object)[:D][item]
+            titles = np.asarray([_cell(t) for t in list(item_titles)[:D]], dtype=object)
+            df["title"] = titles[item]
         df["x_k"] = traj.states[:, r, :].reshape(-1)
         df["x0_hat"] = traj.x0_hat[:, r, :].reshape(-1)
         if traj.scores is not None and traj.scores.shape[-1] == D:

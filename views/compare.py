@@ -11,6 +11,7 @@ import streamlit as st
 from views import _common as C
 from views import _compare as X
 from views import page_params as PP
+from views import url_state as URL
 from ui import cite
 from ui import compare as U
 from ui import compare_steps as S
@@ -163,7 +164,8 @@ def same_user_section() -> None:
         st.caption("Noise std √(1−ᾱₜ) on a log axis: the DiffRec family adds noise of std below 0.01 to a 0/1 "
                    f"history (it barely diffuses, {cite.link('5.1')}), DiffuRec and DreamRec end near pure noise. Cost "
                    "columns come from the precomputed sample-world comparison.")
-    C.sync_url()                     # a fragment rerun (user, step fraction) updates the link too
+    URL.sync(final=False)            # a fragment rerun (user, step fraction) updates the link too (the bad-link
+                                     # notice waits for app.py's sync, after every widget)
 
 
 if dataset != "sample":

@@ -7,10 +7,10 @@ from __future__ import annotations
 import streamlit as st
 
 from diffrec_core import lab_train as L
-from diffrec_core import registry
+from diffrec_core import limits, registry
 from diffrec_core.pipeline import make_config
 from diffrec_core.trajectory import TrajectoryFormatError
-from diffrec_core.upload import FORMATS, MAX_UPLOAD_BYTES, UploadError, load_upload, recbole_ml100k
+from diffrec_core.upload import FORMATS, MAX_UPLOAD_BYTES, UploadError, load_upload, recbole_ml100k, safe_name
 from ui import export as ex
 from ui import lab as ul
 from views import _common as C
@@ -213,6 +213,11 @@ with tab_data:
     st.markdown(f"Load your own interactions: {'; '.join(FORMATS.values())}. At most "
                 f"{MAX_UPLOAD_BYTES // 2**20} MB; UTF-8 or Latin-1 text. Nothing you upload is unpickled or "
                 "executed; a file that is not right gives a message saying what and where.")
+    st.caption(f"The Lab's budget on this shared server (the command line has none): at most "
+               f"{limits.LAB.max_users:,} users, {limits.LAB.max_items:,} items and {limits.LAB_MAX_CELLS:,} "
+               f"users × items; a model of at most {limits.LAB.weight_bytes // 2**20} MB of weights, one training "
+               f"epoch of at most {limits.LAB.epoch_work:.0e} weights × users (a few seconds on two CPU cores) and "
+               f"{limits.LAB_MAX_EPOCHS} epochs. Data or settings beyond it are refused before training starts.")
     f1, f2 = st.columns([3, 1.3])
     up = f1.file_uploader("Interactions file", key="lab_upload", max_upload_size=MAX_UPLOAD_BYTES // 2**20,
                           help="u.data, ratings.dat, *.inter or a CSV user,item[,timestamp]")
@@ -223,17 +228,18 @@ with tab_data:
         cached = st.session_state.get("lab_upload_result")
         if not cached or cached.get("tag") != tag:
             try:
-                with st.spinner(f"Reading {up.name}…"):
+                with st.spinner(f"Reading {safe_name(up.name)}…"):
                     res = load_upload(up.name, up.getvalue(), fmt=None if fmt == "auto" else fmt)
-                data_id = lab.add_dataset(L.LabData(name=up.name, log=res.log, report=res.report, spec="upload"))
+                data_id = lab.add_dataset(L.LabData(name=safe_name(up.name), log=res.log, report=res.report,
+                                                    spec="upload"))
                 cached = {"tag": tag, "id": data_id, "notes": res.notes, "error": None}
             except UploadError as e:
                 cached = {"tag": tag, "id": None, "notes": [], "error": str(e)}
             st.session_state["lab_upload_result"] = cached
         if cached["error"]:
-            st.error(f"{up.name} cannot be used: {cached['error']}", icon="⚠️")
+            st.error(f"{safe_name(up.name)} cannot be used: {cached['error']}", icon="⚠️")
         else:
-            st.success(f"{up.name} loaded.", icon="✅")
+            st.success(f"{safe_name(up.name)} loaded.", icon="✅")
             for n in cached["notes"]:
                 st.caption(n)
             if lab.get_dataset(cached["id"]) is not None:
@@ -282,7 +288,7 @@ with tab_files:
             if not cached["error"]:
                 st.rerun()                               # once: the Train tab above lists the new model
         if cached["error"]:
-            st.error(f"{ck.name} cannot be loaded: {cached['error']}", icon="⚠️")
+            st.error(f"{safe_name(ck.name)} cannot be loaded: {cached['error']}", icon="⚠️")
         else:
             st.success(f"Loaded {cached['label']} (validation and test re-scored here). Choose it in the Train tab "
                        f"to use it on every page.", icon="✅")
@@ -294,7 +300,7 @@ with tab_files:
         try:
             traj = ex.load_trajectory(tf.getvalue())
         except TrajectoryFormatError as e:
-            st.error(f"{tf.name} cannot be shown: {e}", icon="⚠️")
+            st.error(f"{safe_name(tf.name)} cannot be shown: {e}", icon="⚠️")
             traj = None
         if traj is not None:
             info = ex.trajectory_summary(traj)

@@ -8,7 +8,11 @@ value under ``_<key>_value``; and the shared sidebar's keys belong to every page
 * a page declares its parameters once, ``url_state({key: Param(...)})``, at its top, before its widgets;
 * on the first run of a session, or when the query holds a value this session has not seen yet (a tour link, an
   edited URL), the value is parsed and validated and written into ``st.session_state`` (a sticky slider's shadow
-  key for sticky parameters). A bad value falls back to the default and a toast names the parameter;
+  key for sticky parameters). A bad value falls back to the default. The rule for every page: one notice names
+  each bad parameter, the value as the link had it (shortened, stripped of markup) and the value in effect
+  instead. The notice is shown by ``sync()`` after the page's widgets are drawn, because a parameter without a
+  default of ours takes its widget's default (a data-dependent one: the first session, the last item), which is
+  only known then; a parameter no widget of this view uses is named as ignored;
 * ``sync()`` writes the current values back into ``st.query_params`` after the widgets are drawn (``app.py`` calls
   it after every full run; a fragment calls it at its end), and drops parameters of other pages.
 
@@ -29,6 +33,7 @@ import streamlit as st
 SEEN = "_url_seen"        # key -> the raw query value this session last applied or wrote
 VALUES = "_url_values"    # key -> the value at the end of the last run (what sync() wrote)
 RUN_KEYS = "_url_run_keys"  # key -> Param of the parameters declared in the current page run
+PENDING = "_url_bad"      # key -> (shown raw value, what was expected) of bad link values not yet reported
 _KNOWN: set = set()       # every parameter name any page has declared (to drop other pages' keys)
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
@@ -178,7 +183,7 @@ def url_state(params: Dict[str, Any], notify: bool = True) -> set:
     params = {k: _coerce(p) for k, p in params.items()}
     seen = st.session_state.setdefault(SEEN, {})
     run = st.session_state.setdefault(RUN_KEYS, {})
-    applied, bad = set(), []
+    applied = set()
     for key, p in params.items():
         _KNOWN.add(key)
         run[key] = p
@@ -196,17 +201,41 @@ def url_state(params: Dict[str, Any], notify: bool = True) -> set:
             applied.add(key)
         else:
             _reset(key, p)
-            d = p.default_value()
-            bad.append(f"`{key}={raw[:40]}` is not {p.describe()}; "
-                       + (f"using {p.format(d)}." if d is not None else "using the default."))
-    if bad and notify:
-        st.toast("This link had a bad setting: " + " ".join(bad), icon=":material/link_off:", duration="long")
+            if notify:
+                st.session_state.setdefault(PENDING, {})[key] = (shown(raw), p.describe())
     return applied
 
 
-def sync() -> None:
+def shown(raw: str, limit: int = 40) -> str:
+    """A raw query value as a notice may quote it: printable characters only, no backticks (the notice puts it
+    in a code span, which Markdown would otherwise leave), at most ``limit`` characters."""
+    clean = "".join(c if c.isprintable() and c != "`" else "?" for c in str(raw))
+    return clean if len(clean) <= limit else clean[:limit - 1] + "…"
+
+
+def notice() -> Optional[str]:
+    """The bad-link notice for the values reported so far (and forgets them): each names the parameter, the link's
+    value, what it should be and the value in effect now. None when there is nothing to report."""
+    pending = st.session_state.pop(PENDING, None)
+    if not pending:
+        return None
+    run: dict = st.session_state.get(RUN_KEYS, {})
+    parts = []
+    for key, (raw, expected) in pending.items():
+        p = run.get(key)
+        v = read(key, p) if p is not None else None
+        if v is None and p is not None:
+            v = p.default_value()
+        now = f"using {p.format(v)}" if v is not None and p is not None else "it is not used in this view, ignored"
+        parts.append(f"`{key}={raw}` is not {expected}; {now}.")
+    return "This link had a bad setting: " + " ".join(parts)
+
+
+def sync(final: bool = True) -> None:
     """Write the declared parameters' current values into the URL; drop other pages' parameters; keep foreign
-    query keys (``embed`` …) untouched. Also records the values for :func:`interacted`."""
+    query keys (``embed`` …) untouched. Also records the values for :func:`interacted`. ``final`` (the end of a
+    full run, app.py): also show the bad-link notice, now that every widget has its value; a fragment that syncs
+    in the middle of a page passes False."""
     run: dict = st.session_state.get(RUN_KEYS, {})
     seen = st.session_state.setdefault(SEEN, {})
     vals = st.session_state.setdefault(VALUES, {})
@@ -225,6 +254,9 @@ def sync() -> None:
         changed = {k: v for k, v in want.items() if current.get(k) != v}
         if changed:
             st.query_params.update(changed)
+    text = notice() if final else None
+    if text:
+        st.toast(text, icon=":material/link_off:", duration="long")
 
 
 def interacted(keys: Optional[Iterable[str]] = None) -> bool:
