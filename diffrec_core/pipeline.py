@@ -11,10 +11,10 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
-from . import checkpoint, registry
+from . import checkpoint, limits, registry
 from .data import load_dataset, make_split
 from .data.dataset import Split
-from .methods.base import Recommender, config_from_dict
+from .methods.base import ConfigError, Recommender, config_from_dict
 from .train import fit
 
 REPO = Path(__file__).resolve().parents[1]
@@ -27,7 +27,10 @@ def pick_device(name: str = "auto") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise SystemExit("error: --device cuda asked for, but PyTorch sees no CUDA GPU here")
-    return torch.device(name)
+    try:
+        return torch.device(name)
+    except RuntimeError as e:            # torch's message for 'tpu9': "Invalid device string"
+        raise ConfigError(f"unknown device {name!r}; use cpu, cuda, cuda:N or auto") from e
 
 
 def load_split(spec: str = "sample", how: str = "auto") -> Split:
@@ -51,7 +54,7 @@ def make_config(method: str, preset: str = "sample", overrides: Optional[dict] =
         raise KeyError(f"{method} has no preset {preset!r}; presets: {', '.join(spec.presets) or 'none'}")
     values = dict(spec.presets.get(preset, {}) if preset else {})
     values.update(overrides or {})
-    return config_from_dict(spec.config_cls, values)
+    return limits.check_config(config_from_dict(spec.config_cls, values))   # no negative lr, epochs, ... (limits)
 
 
 def instantiate(method: str, config, n_users: int, n_items: int, seed: int = 1) -> Recommender:
