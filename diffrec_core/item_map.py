@@ -9,8 +9,8 @@ mean something and onto which any new vector projects exactly.
 
 Precompute (deterministic; writes ``pretrained/<method>/item_map.npz``)::
 
-    python -m diffrec_core.item_map                       # diffurec, dreamrec, sasrec on the sample world
-    python -m diffrec_core.item_map --methods dreamrec --neighbors 15 --min-dist 0.1
+    python -m diffrec_core item-map                       # diffurec, dreamrec, sasrec on the sample world
+    python -m diffrec_core item-map --methods dreamrec --neighbors 15 --min-dist 0.1
 
 Projecting live points (:func:`project`). A point the map was not fitted on (x_T, x_k, x̂0) is placed
 
@@ -29,11 +29,9 @@ rank by inner product, which also rewards long vectors; the map shows direction 
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import io
 import json
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,7 +141,7 @@ class ItemMap:
 def load(path) -> ItemMap:
     path = Path(path)
     if not path.exists():
-        raise ItemMapError(f"no item map at {path}; make it with `python -m diffrec_core.item_map`")
+        raise ItemMapError(f"no item map at {path}; make it with `python -m diffrec_core item-map`")
     return ItemMap.from_npz_bytes(path.read_bytes())
 
 
@@ -312,30 +310,3 @@ def describe(imap: ItemMap, kind: str) -> str:
     return (f"UMAP of the {imap.n_items} item embeddings (d = {imap.dim}; cosine metric, {u.get('n_neighbors', '?')} "
             f"neighbours, min_dist {u.get('min_dist', '?')}, seed {u.get('seed', '?')}), computed offline. New points "
             "are placed at the similarity-weighted average position of their 10 most cosine-similar items.")
-
-
-# ---------------------------------------------------------------------------------------------- command line
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m diffrec_core.item_map",
-                                description="Precompute 2-D maps (UMAP + PCA) of pretrained item embeddings.")
-    p.add_argument("--methods", nargs="+", default=list(DEFAULT_METHODS))
-    p.add_argument("--data", default="sample")
-    p.add_argument("--root", default=None, help="folder with <method>/model.safetensors (default: pretrained/)")
-    p.add_argument("--neighbors", type=int, default=15)
-    p.add_argument("--min-dist", type=float, default=0.1)
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--no-umap", action="store_true", help="PCA only (no umap-learn needed)")
-    a = p.parse_args(argv)
-    try:
-        precompute(a.methods, a.data, a.root, not a.no_umap, a.neighbors, a.min_dist, a.seed)
-    except ImportError as e:
-        print(f"error: UMAP needs umap-learn (pip install umap-learn), or pass --no-umap: {e}", file=sys.stderr)
-        return 2
-    except (KeyError, ValueError, OSError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

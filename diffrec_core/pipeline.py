@@ -26,7 +26,7 @@ def pick_device(name: str = "auto") -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise SystemExit("error: --device cuda asked for, but PyTorch sees no CUDA GPU here")
+        raise ConfigError(f"device {name!r} asked for, but PyTorch sees no CUDA GPU here")
     try:
         return torch.device(name)
     except RuntimeError as e:            # torch's message for 'tpu9': "Invalid device string"
@@ -68,7 +68,8 @@ def build_model(method: str, split: Split, preset: str = "sample", overrides: Op
                 device="cpu", seed: int = 1) -> Recommender:
     spec = registry.get(method)
     if "interactions" not in spec.needs and "sequences" not in spec.needs:
-        raise ValueError(f"{method} needs {', '.join(spec.needs)}, which this command does not provide yet")
+        raise ValueError(f"{method} trains on logged reranking sessions, not on an interaction split "
+                         f"(python -m diffrec_core train --method {method} --data sample)")
     if "kg" in spec.needs and getattr(split, "kg", None) is None:
         raise ValueError(f"{method} needs a knowledge graph, and {split.name} has none (the sample world and RecBole "
                          f"folders with .kg + .link files, e.g. ML-100K, have one)")

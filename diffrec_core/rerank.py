@@ -40,6 +40,8 @@ from typing import Callable, Dict, List, Optional, Sequence
 import numpy as np
 import pandas as pd
 
+from .data.dataset import DataFormatError
+from .data.loaders import load_rerank_sessions
 from .data.sample_world import _item_arrays, _probs, _sigmoid, best_list, load_world, relevance
 
 SAMPLE_DIR = Path(__file__).resolve().parents[1] / "sample_data"
@@ -93,6 +95,7 @@ class RerankData:
     n_users: int
     n_items: int
     splits: Dict[str, np.ndarray] = field(default_factory=dict)
+    name: str = ""                    # what the checkpoints record as their data set
 
     @property
     def S(self) -> int:
@@ -139,29 +142,17 @@ def user_features(events: pd.DataFrame, n_users: int, item_genre: np.ndarray, n_
     return np.concatenate([norm(allc), norm(rec), np.log1p(counts)[:, None] / 5.0], 1).astype(np.float32)
 
 
-def load_rerank_data(root=None) -> RerankData:
-    """Read the sample world's reranking logs, item genres / titles and interaction histories."""
-    folder = Path(root) if root is not None else SAMPLE_DIR
-    f = folder / "rerank_sessions.csv"
-    if not f.exists():
-        raise FileNotFoundError(f"{f}: no reranking sessions here (regenerate the sample world with "
-                                "python -m diffrec_core.data.sample_world)")
-    df = pd.read_csv(f)
-    items = pd.read_csv(folder / "items.csv").sort_values("item")
-    events = pd.read_csv(folder / "interactions.csv", usecols=["user", "item", "timestamp"])
-    try:
-        genres = list(load_world(folder)["genres"])
-    except (FileNotFoundError, KeyError):
-        genres = sorted(items["genre"].unique())
-    gidx = {g: i for i, g in enumerate(genres)}
-    item_genre = items["genre"].map(gidx).to_numpy(np.int64)
-    n_items = int(items["item"].max()) + 1
-    n_users = int(max(df["user"].max(), events["user"].max())) + 1
-    users_path = folder / "users.csv"
-    if users_path.exists():
-        n_users = max(n_users, len(pd.read_csv(users_path, usecols=["user"])))
-    S = int(df["session"].max()) + 1
-    n = int(df["cand_rank"].max()) + 1
+def split_sessions(S: int) -> Dict[str, np.ndarray]:
+    """Train / valid / test = the first 75 %, the next 12.5 % and the last 12.5 % of the sessions in id order
+    (for the sample world's 4,000 sessions exactly ``SPLIT_BOUNDS``). Logs numbered in time order are thereby
+    split chronologically; the sample world's sessions are i.i.d., so for it the split is a random one."""
+    a, b = int(round(0.75 * S)), int(round(0.875 * S))
+    return {"train": np.arange(0, a), "valid": np.arange(a, b), "test": np.arange(b, S)}
+
+
+def _session_arrays(df: pd.DataFrame):
+    """(users (S,), cands (S, n), logged (S, L), clicks, likes) from checked long-format sessions."""
+    S, n = int(df["session"].max()) + 1, int(df["cand_rank"].max()) + 1
     shown = df[df["position"] > 0]
     L = int(shown["position"].max())
     s, r = df["session"].to_numpy(), df["cand_rank"].to_numpy()
@@ -176,14 +167,93 @@ def load_rerank_data(root=None) -> RerankData:
     likes = np.zeros((S, L), np.int8)
     clicks[ss, pp] = shown["click"].to_numpy()
     likes[ss, pp] = shown["like"].to_numpy()
-    a, b = min(SPLIT_BOUNDS[0], S), min(SPLIT_BOUNDS[1], S)
-    splits = {"train": np.arange(0, a), "valid": np.arange(a, b), "test": np.arange(b, S)}
+    return users, cands, logged, clicks, likes
+
+
+def is_sample_world(root=None) -> bool:
+    """A folder with the sample world's files (``world.json`` beside the sessions): its simulator applies."""
+    folder = Path(root).expanduser() if root is not None else SAMPLE_DIR
+    return folder.is_dir() and (folder / "world.json").exists()
+
+
+def load_rerank_data(root=None) -> RerankData:
+    """Logged reranking sessions as arrays.
+
+    ``root`` = None (the shipped sample world) or a generated sample world's folder: its sessions, item genres /
+    titles (``items.csv``) and interaction histories (``interactions.csv``). Any other folder holding
+    ``rerank_sessions.csv``, or a CSV file, is one's own logs in the format of
+    :func:`diffrec_core.data.loaders.load_rerank_sessions`; ids are renumbered, the item genres come from its
+    optional ``genre`` column (else one genre for all) and each user's history - the features the rerankers
+    read - is their clicks in the *training* sessions (so nothing is learnt from validation or test), as is
+    the item popularity."""
+    if root is not None and not is_sample_world(root):
+        return _load_own_logs(Path(root).expanduser())
+    folder = Path(root) if root is not None else SAMPLE_DIR
+    if not (folder / "rerank_sessions.csv").exists():
+        raise FileNotFoundError(f"{folder / 'rerank_sessions.csv'}: no reranking sessions here (regenerate the "
+                                "sample world with python -m diffrec_core sample-world)")
+    df = load_rerank_sessions(folder)
+    items = pd.read_csv(folder / "items.csv").sort_values("item")
+    events = pd.read_csv(folder / "interactions.csv", usecols=["user", "item", "timestamp"])
+    try:
+        genres = list(load_world(folder)["genres"])
+    except (FileNotFoundError, KeyError):
+        genres = sorted(items["genre"].unique())
+    gidx = {g: i for i, g in enumerate(genres)}
+    item_genre = items["genre"].map(gidx).to_numpy(np.int64)
+    n_items = int(items["item"].max()) + 1
+    n_users = int(max(df["user"].max(), events["user"].max())) + 1
+    users_path = folder / "users.csv"
+    if users_path.exists():
+        n_users = max(n_users, len(pd.read_csv(users_path, usecols=["user"])))
+    if int(df["item"].max()) >= n_items:
+        raise DataFormatError(f"{folder / 'rerank_sessions.csv'}: item {int(df['item'].max())} is not in items.csv "
+                              f"(items 0..{n_items - 1})")
+    users, cands, logged, clicks, likes = _session_arrays(df)
     item_pop = (np.log1p(np.bincount(events["item"].to_numpy(np.int64), minlength=n_items)) / 5.0).astype(np.float32)
     return RerankData(users=users, cands=cands, logged=logged, clicks=clicks, likes=likes, item_genre=item_genre,
                       item_pop=item_pop,
                       genres=genres, titles=items["title"].tolist(),
                       user_feats=user_features(events, n_users, item_genre, len(genres)), n_users=n_users,
-                      n_items=n_items, splits=splits)
+                      n_items=n_items, splits=split_sessions(len(users)),
+                      name="sample-rerank" if root is None else f"{folder.name}-rerank")
+
+
+MIN_SESSIONS = 8     # 6 train, 1 validation, 1 test at the least
+
+
+def _load_own_logs(path: Path) -> RerankData:
+    df = load_rerank_sessions(path, remap_ids=True)
+    src = Path(df.attrs["source"])
+    users, cands, logged, clicks, likes = _session_arrays(df)
+    S = len(users)
+    if S < MIN_SESSIONS:
+        raise DataFormatError(f"{src.name}: {S} session(s); training, validation and test need at least "
+                              f"{MIN_SESSIONS} (they take 75 / 12.5 / 12.5 % in session order)")
+    n_users, n_items = len(df.attrs["user_ids"]), len(df.attrs["item_ids"])
+    item_genre = np.zeros(n_items, np.int64)
+    if "genre" in df:
+        genres = sorted(set(df["genre"]))
+        item_genre[df["item"].to_numpy()] = pd.Categorical(df["genre"], categories=genres).codes
+    else:
+        genres = ["(none)"]
+    splits = split_sessions(S)
+    train = df[df["session"].isin(splits["train"]) & (df["click"] == 1)]
+    events = pd.DataFrame({"user": train["user"].to_numpy(np.int64), "item": train["item"].to_numpy(np.int64),
+                           "timestamp": train["session"].to_numpy(np.int64)})
+    item_pop = (np.log1p(np.bincount(events["item"].to_numpy(), minlength=n_items)) / 5.0).astype(np.float32)
+    return RerankData(users=users, cands=cands, logged=logged, clicks=clicks, likes=likes, item_genre=item_genre,
+                      item_pop=item_pop, genres=genres, titles=[str(i) for i in df.attrs["item_ids"]],
+                      user_feats=user_features(events, n_users, item_genre, len(genres)), n_users=n_users,
+                      n_items=n_items, splits=splits, name=src.stem)
+
+
+def simulator_for(root=None) -> Optional["Simulator"]:
+    """The sample world's simulator for a sample-world folder (None: the shipped one); None for one's own logs,
+    whose true response model is unknown."""
+    if root is None:
+        return Simulator()
+    return Simulator(load_world(root)) if is_sample_world(root) else None
 
 
 # ------------------------------------------------------------------------------------------------ simulator
@@ -285,62 +355,78 @@ def moved_positions(before: Sequence[int], after: Sequence[int]) -> np.ndarray:
 Reranker = Callable[[Request], np.ndarray]
 
 
-def evaluate(rerankers: Dict[str, Reranker], data: RerankData, sim: Simulator, rows: Sequence[int], k: int = 5,
-             label_seed: int = 0, logged: bool = True, time_it: bool = False) -> Dict[str, dict]:
+def _nanmean(x) -> float:
+    """Mean over the sessions where the figure is defined; NaN (without numpy's warning) where none is."""
+    x = np.asarray(x, dtype=np.float64)
+    return float(np.nanmean(x)) if np.isfinite(x).any() else float("nan")
+
+
+def evaluate(rerankers: Dict[str, Reranker], data: RerankData, sim: Optional[Simulator], rows: Sequence[int],
+             k: int = 5, label_seed: int = 0, logged: bool = True, time_it: bool = False) -> Dict[str, dict]:
     """Every reranker on the sessions ``rows``: per-session arrays and a summary (means) per reranker.
 
     Each reranker is called on the ranker's list (``data.request(s, 'ranker')``); with ``logged`` also on the
     logged list for the paper-style protocol. The simulated labels are one fixed draw per session (label_seed),
-    shared by all rerankers."""
+    shared by all rerankers. Without a simulator (``sim`` None: one's own logs, whose true response model is
+    unknown) only the logged-list protocol is scored."""
+    if sim is None and not logged:
+        raise ValueError("without a simulator only the logged-list protocol can be scored: pass logged=True")
     rows = np.asarray(rows, dtype=np.int64)
-    rng = np.random.default_rng(label_seed)
-    labels = np.stack([sim.labels(rng, data.users[s], data.cands[s]) for s in rows])   # (R, n, 2)
-    base_u = np.array([sim.utility(data.users[s], data.cands[s][: data.L]) for s in rows])
-    best_u = np.array([sim.utility(data.users[s], sim.best(data.users[s], data.cands[s], data.L)) for s in rows])
+    if sim is not None:
+        rng = np.random.default_rng(label_seed)
+        labels = np.stack([sim.labels(rng, data.users[s], data.cands[s]) for s in rows])   # (R, n, 2)
+        base_u = np.array([sim.utility(data.users[s], data.cands[s][: data.L]) for s in rows])
+        best_u = np.array([sim.utility(data.users[s], sim.best(data.users[s], data.cands[s], data.L))
+                           for s in rows])
     out = {}
     for name, obj in rerankers.items():
         fn = obj.rerank if hasattr(obj, "rerank") else obj
         U, nd, au, lnd, lau, secs = [], [], [], [], [], []
         for r, s in enumerate(rows):
-            req = data.request(s, "ranker")
-            t0 = time.perf_counter()
-            lst = np.asarray(fn(req), dtype=np.int64)
-            secs.append(time.perf_counter() - t0)
-            U.append(sim.utility(req.user, req.items(lst)))
-            clk = labels[r, :, 0]
-            nd.append(ndcg_at_k(clk[lst], clk, k))
-            au.append(auc(list_scores(lst, data.n), clk))
+            if sim is not None:
+                req = data.request(s, "ranker")
+                t0 = time.perf_counter()
+                lst = np.asarray(fn(req), dtype=np.int64)
+                secs.append(time.perf_counter() - t0)
+                U.append(sim.utility(req.user, req.items(lst)))
+                clk = labels[r, :, 0]
+                nd.append(ndcg_at_k(clk[lst], clk, k))
+                au.append(auc(list_scores(lst, data.n), clk))
             if logged:
                 lreq = data.request(s, "logged")
+                t0 = time.perf_counter()
                 llst = np.asarray(fn(lreq), dtype=np.int64)
+                if sim is None:
+                    secs.append(time.perf_counter() - t0)
                 # the logged clicks belong to candidates (position p of the logged list)
                 cand_click = np.zeros(data.n)
                 cand_click[data.logged[s]] = data.clicks[s]
                 lnd.append(ndcg_at_k(cand_click[llst], cand_click[data.logged[s]], k))
                 lau.append(auc(len(llst) - np.arange(len(llst)), cand_click[llst]))
-        U = np.asarray(U)
-        res = {
-            "utility": U, "gain": U - base_u, "ndcg": np.asarray(nd), "auc": np.asarray(au),
-            "seconds": np.asarray(secs),
-        }
+        res, summ = {"seconds": np.asarray(secs)}, {}
+        if sim is not None:
+            U = np.asarray(U)
+            res.update({"utility": U, "gain": U - base_u, "ndcg": np.asarray(nd), "auc": np.asarray(au)})
+            summ.update({
+                "utility": float(U.mean()), "gain_vs_ranker": float((U - base_u).mean()),
+                "gain_pct": float(100 * (U.sum() / base_u.sum() - 1)),
+                "share_improved": float((U > base_u + 1e-9).mean()),
+                "share_worse": float((U < base_u - 1e-9).mean()),
+                "gap_to_best": float((best_u - U).mean()), "share_of_best_gain": float(
+                    (U - base_u).sum() / max((best_u - base_u).sum(), 1e-12)),
+                f"ndcg@{k}": _nanmean(res["ndcg"]), "auc": _nanmean(res["auc"]),
+            })
+        summ["sessions"] = int(len(rows))
         if logged:
             res["logged_ndcg"], res["logged_auc"] = np.asarray(lnd), np.asarray(lau)
-        summ = {
-            "utility": float(U.mean()), "gain_vs_ranker": float((U - base_u).mean()),
-            "gain_pct": float(100 * (U.sum() / base_u.sum() - 1)),
-            "share_improved": float((U > base_u + 1e-9).mean()), "share_worse": float((U < base_u - 1e-9).mean()),
-            "gap_to_best": float((best_u - U).mean()), "share_of_best_gain": float(
-                (U - base_u).sum() / max((best_u - base_u).sum(), 1e-12)),
-            f"ndcg@{k}": float(np.nanmean(res["ndcg"])), "auc": float(np.nanmean(res["auc"])),
-            "sessions": int(len(rows)),
-        }
-        if logged:
-            summ[f"logged_ndcg@{k}"] = float(np.nanmean(res["logged_ndcg"]))
-            summ["logged_auc"] = float(np.nanmean(res["logged_auc"]))
+            summ[f"logged_ndcg@{k}"] = _nanmean(res["logged_ndcg"])
+            summ["logged_auc"] = _nanmean(res["logged_auc"])
         if time_it:
             summ["ms_per_list_median"] = float(1e3 * np.median(res["seconds"]))
         out[name] = {"summary": summ, "per_session": res}
-    out["_reference"] = {"summary": {"ranker_utility": float(base_u.mean()), "best_utility": float(best_u.mean())}}
+    if sim is not None:
+        out["_reference"] = {"summary": {"ranker_utility": float(base_u.mean()),
+                                         "best_utility": float(best_u.mean())}}
     return out
 
 

@@ -1,6 +1,5 @@
 """Item maps: the committed precomputed maps fit the committed checkpoints, load safely, and live points are
 projected where they belong (PCA exactly; kNN interpolation puts an item on its own map position)."""
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -98,17 +97,6 @@ def test_round_trip_and_bad_files(tmp_path):
     bad = IM.ItemMap("toy", E, np.zeros((3, 2), np.float32), m.pca, m.pca_mean, m.pca_components, m.pca_explained)
     with pytest.raises(IM.ItemMapError, match="shape"):
         IM.ItemMap.from_npz_bytes(bad.to_npz_bytes())
-
-
-def test_cli_pca_only_into_a_folder(tmp_path, capsys):
-    shutil.copytree(REPO / "pretrained" / "diffurec", tmp_path / "diffurec",
-                    ignore=shutil.ignore_patterns(IM.FILE_NAME))
-    assert IM.main(["--methods", "diffurec", "--no-umap", "--root", str(tmp_path)]) == 0
-    m = IM.load(tmp_path / "diffurec" / IM.FILE_NAME)
-    assert m.kinds() == ["pca"]
-    np.testing.assert_allclose(m.pca, IM.load(IM.map_path("diffurec")).pca, atol=1e-4)   # PCA is deterministic
-    assert IM.main(["--methods", "nosuch", "--no-umap", "--root", str(tmp_path)]) == 2
-    assert "error" in capsys.readouterr().err
 
 
 def test_importing_the_module_does_not_import_umap():

@@ -14,7 +14,7 @@ from test_pages_app import TIMEOUT, charts, messages, metrics, no_exception, pag
 REPO = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.skipif(not (REPO / "pretrained" / "dcdr_p" / "model.safetensors").exists(),
-                                reason="no pretrained DCDR checkpoint (python -m diffrec_core.methods.dcdr pretrain)")
+                                reason="no pretrained DCDR checkpoint (python -m diffrec_core pretrain --methods dcdr)")
 
 
 def run(**state):
@@ -174,7 +174,7 @@ def test_a_missing_checkpoint_is_a_clear_message(monkeypatch, tmp_path):
     at = run()
     no_exception(at)
     w = " ".join(warnings(at))
-    assert "No usable pretrained DCDR checkpoint" in w and "python -m diffrec_core.methods.dcdr pretrain" in w
+    assert "No usable pretrained DCDR checkpoint" in w and "python -m diffrec_core pretrain --methods dcdr" in w
     assert not charts(at)
 
 

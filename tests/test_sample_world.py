@@ -43,9 +43,9 @@ def test_same_seed_gives_identical_bytes(fresh, tmp_path):
 
 def test_committed_sample_data_is_a_fresh_generation(fresh):
     for name in FILES:
-        assert (COMMITTED / name).exists(), f"sample_data/{name} missing: run python -m diffrec_core.data.sample_world"
+        assert (COMMITTED / name).exists(), f"sample_data/{name} missing: run python -m diffrec_core sample-world"
         assert (COMMITTED / name).read_bytes() == (fresh / name).read_bytes(), (
-            f"sample_data/{name} is stale: regenerate with python -m diffrec_core.data.sample_world")
+            f"sample_data/{name} is stale: regenerate with python -m diffrec_core sample-world")
 
 
 def test_other_seed_differs():

@@ -3,7 +3,7 @@ the map, DreamRec's guidance weight, DiffuRec's λ, and both models side by side
 
 Thin: models and maps are loaded once (st.cache_resource), runs are cached (st.cache_data, milliseconds each);
 figures and captions come from ``ui.embeddings``. The maps are precomputed offline
-(``python -m diffrec_core.item_map``); live points are projected onto them, UMAP is never imported here.
+(``python -m diffrec_core item-map``); live points are projected onto them, UMAP is never imported here.
 """
 from __future__ import annotations
 
@@ -48,11 +48,11 @@ def get_map(method: str, dataset: str, root: str):
         imap = IM.load(IM.map_path(method, root))
     except IM.ItemMapError as e:
         return IM.build_map(method, table, with_umap=False), (
-            f"{e}. Showing a PCA map computed now; for the UMAP map run `python -m diffrec_core.item_map`.")
+            f"{e}. Showing a PCA map computed now; for the UMAP map run `python -m diffrec_core item-map`.")
     if imap.meta.get("table_sha256") != IM.table_hash(table) or imap.embeddings.shape != table.shape:
         return IM.build_map(method, table, with_umap=False), (
             f"The precomputed {method} map was made from other weights than the checkpoint now in `{root}`; "
-            "showing a PCA map of the current weights. Rebuild with `python -m diffrec_core.item_map`.")
+            "showing a PCA map of the current weights. Rebuild with `python -m diffrec_core item-map`.")
     return imap, None
 
 

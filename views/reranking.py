@@ -111,7 +111,7 @@ except FileNotFoundError as e:
     C.missing_model(e)
     st.stop()
 for p in problems:
-    st.warning(f"Partly missing: {p}. Run `python -m diffrec_core.methods.dcdr pretrain` to make it; the page "
+    st.warning(f"Partly missing: {p}. Run `python -m diffrec_core pretrain --methods dcdr` to make it; the page "
                "shows what it can without it.", icon="📦")
 dcdr_cfg = models["dcdr_p"].config
 L_MAX = int(dcdr_cfg.list_len)

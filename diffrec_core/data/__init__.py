@@ -18,7 +18,7 @@ _SAMPLE_WORLD = {"best_list", "generate_world", "list_utility", "load_world", "r
 
 
 def __getattr__(name):
-    # Imported lazily so that `python -m diffrec_core.data.sample_world` does not import the module twice.
+    # Imported lazily: the generator is only needed to write or read the world itself.
     if name in _SAMPLE_WORLD:
         from . import sample_world
         return getattr(sample_world, name)

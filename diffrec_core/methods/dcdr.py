@@ -48,15 +48,14 @@ entry: the evaluator's pick), ``topk`` the same as int item ids, so ``final_topk
 what changed. ``betas`` is the forward schedule; ``alphas_cumprod`` = P(an entry is untouched after k steps)
 (DCDR-P: Π(1 - β_k·2/L); DCDR-T: Π(1 - β_k)).
 
-Pretrain the sample-world checkpoints (about 1 min on one CPU core): ``python -m diffrec_core.methods.dcdr pretrain``.
+Pretrain the sample-world checkpoints (about 1 min on one CPU core): ``python -m diffrec_core pretrain --methods dcdr``;
+train and evaluate one model on logged sessions: ``python -m diffrec_core train --method dcdr --data sample --json``.
 """
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import math
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -315,6 +314,13 @@ class ListModel(Recommender):
                             -1)
         return uf, cands, (gen, cross)
 
+    def fit_lists(self, data: RerankData, seed: int = 1, log=None, epochs: Optional[int] = None) -> dict:
+        """Train on the logged sessions' training split, selecting on validation (subclasses that learn
+        something override this); here only the data's item genres and user features are taken."""
+        self.attach_lists(data)
+        self.fitted.fill_(1)
+        return {"best_epoch": None, "seconds": 0.0}
+
     def fit_epoch(self, split, generator, rng) -> dict:
         raise NotImplementedError(f"{self.name} trains on logged lists (needs 'lists'): use fit_lists(data)")
 
@@ -332,9 +338,9 @@ def _batches(n: int, bs: int, rng: np.random.Generator):
 
 
 def train_evaluator(ev: Evaluator, model: ListModel, data: RerankData, cfg, seed: int = 1,
-                    log=None) -> dict:
-    """BCE of the per-position (click, like) heads on the logged lists; keeps the epoch with the lowest
-    validation loss. Returns the loss history."""
+                    log=None, epochs: Optional[int] = None) -> dict:
+    """BCE of the per-position (click, like) heads on the logged lists (``cfg.eval_epochs`` epochs unless
+    ``epochs``); keeps the epoch with the lowest validation loss. Returns the loss history and that epoch."""
     tr, va = data.splits["train"], data.splits["valid"]
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
@@ -352,8 +358,8 @@ def train_evaluator(ev: Evaluator, model: ListModel, data: RerankData, cfg, seed
         rel = np.clip(ctr / max(ctr.max(), 1e-9), 0.05, 0.95)
         with torch.no_grad():
             ev.pos_logit[: len(rel)] = torch.as_tensor(np.log(rel / (1 - rel)), dtype=torch.float32)
-    hist, best, best_state = [], float("inf"), None
-    for ep in range(int(cfg.eval_epochs)):
+    hist, best, best_state, best_epoch = [], float("inf"), None, 0
+    for ep in range(int(cfg.eval_epochs if epochs is None else epochs)):
         ev.train()
         tot = 0.0
         for b in _batches(len(tr), int(getattr(cfg, "eval_batch", cfg.batch_size)), rng):
@@ -369,11 +375,11 @@ def train_evaluator(ev: Evaluator, model: ListModel, data: RerankData, cfg, seed
         if log:
             log(f"  evaluator epoch {ep + 1:2d}  train BCE {tot / len(tr):.4f}  valid BCE {vl:.4f}")
         if not len(va) or vl < best:
-            best, best_state = vl, copy.deepcopy(ev.state_dict())
+            best, best_state, best_epoch = vl, copy.deepcopy(ev.state_dict()), ep + 1
     if best_state is not None:
         ev.load_state_dict(best_state)
     ev.eval()
-    return {"history": hist, "best_valid_bce": best}
+    return {"history": hist, "best_valid_bce": best, "best_epoch": best_epoch}
 
 
 # ------------------------------------------------------------------------------------------------ DCDR
@@ -463,6 +469,7 @@ class DCDR(ListModel):
             out["evaluator"] = train_evaluator(self.evaluator, self, data, self.config, seed, log)
         t1 = time.perf_counter()
         out["generator"] = self._train_generator(data, seed, log, epochs)
+        out["best_epoch"] = out["generator"]["best_epoch"]      # the denoiser's; the evaluator's is beside it
         self.fitted.fill_(1)
         self.eval()
         out["seconds"] = {"evaluator": round(t1 - t0, 2), "generator": round(time.perf_counter() - t1, 2)}
@@ -497,7 +504,7 @@ class DCDR(ListModel):
         y = torch.as_tensor(data.responses())
         opt = make_adamw(self.generator.parameters(), lr=c.lr, weight_decay=c.weight_decay)
         per_batch = max(1, int(c.batch_size) // max(1, int(c.k_per_list)))
-        hist, best, best_state = [], float("inf"), None
+        hist, best, best_state, best_epoch = [], float("inf"), None, 0
         for ep in range(int(epochs if epochs is not None else c.epochs)):
             self.generator.train()
             tot, n = 0.0, 0
@@ -515,11 +522,11 @@ class DCDR(ListModel):
             if log:
                 log(f"  DCDR-{self.variant} epoch {ep + 1:2d}  train CE {tot / max(n, 1):.4f}  valid CE {vl:.4f}")
             if not len(va) or vl < best:
-                best, best_state = vl, copy.deepcopy(self.generator.state_dict())
+                best, best_state, best_epoch = vl, copy.deepcopy(self.generator.state_dict()), ep + 1
         if best_state is not None:
             self.generator.load_state_dict(best_state)
         self.generator.eval()
-        return {"history": hist, "best_valid_ce": best}
+        return {"history": hist, "best_valid_ce": best, "best_epoch": best_epoch}
 
     # -- inference -----------------------------------------------------------------------------------------------
     @torch.no_grad()
@@ -828,7 +835,7 @@ def pretrain(out=None, data_root=None, seed: int = 1, log=print, threads: Option
 
 
 CHECKPOINTS = {"dcdr_p": "dcdr_p", "dcdr_t": "dcdr_t", "rerank_prm": "dcdr_prm"}
-PRETRAIN_HINT = "python -m diffrec_core.methods.dcdr pretrain"
+PRETRAIN_HINT = "python -m diffrec_core pretrain --methods dcdr"
 
 
 def load_pretrained_rerank(root=None, n_users: Optional[int] = None, n_items: Optional[int] = None):
@@ -857,19 +864,6 @@ def load_pretrained_rerank(root=None, n_users: Optional[int] = None, n_items: Op
     return models, problems
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m diffrec_core.methods.dcdr",
-                                 description="DCDR (reconstruction): pretrain the sample-world rerankers")
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    p = sub.add_parser("pretrain", help="write pretrained/dcdr_p, dcdr_t, dcdr_prm")
-    p.add_argument("--out", default=None)
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--threads", type=int, default=None)
-    a = ap.parse_args(argv)
-    pretrain(a.out, seed=a.seed, threads=a.threads, log=lambda s: print(s, file=sys.stderr))
-    return 0
-
-
 def _register() -> None:
     register(MethodSpec(
         name="dcdr", title="DCDR",
@@ -881,11 +875,5 @@ def _register() -> None:
         page="reranking", presets=DCDR_PRESETS))
 
 
-if __name__ != "__main__":      # `python -m` runs this file as __main__; the package import registers the real class
+if __name__ != "__main__":      # run as a script, this file would be a second copy: only the package's registers
     _register()
-
-
-if __name__ == "__main__":
-    from diffrec_core.methods import dcdr as _dcdr   # the registered module, not this __main__ copy
-
-    sys.exit(_dcdr.main())

@@ -8,13 +8,14 @@
   ``λ·rel_i - (1-λ)·max_{j chosen} sim(i, j)``, rel = the greedy scores rescaled to [0, 1], sim = same genre.
 * ``rerank_prm`` - a PRM-like attention reranker (Pei et al., RecSys 2019): a Transformer over the input list
   (user token + item, genre, ranker-rank and input-position embeddings), trained with BCE on the logged clicks;
-  the list is sorted by its scores. This is the baseline the issue asks for; the paper's online A/B compares DCDR
-  with Kuaishou's production PRM.
+  the list is sorted by its scores. The paper's online A/B compares DCDR with Kuaishou's production PRM.
 * ``rerank_sample`` - a generator-evaluator without diffusion: N random permutations of the input list (plus the
   list itself), the evaluator picks the best (docs/methods.md §2.7's "random permutations + evaluator").
 
 All permute the given items (membership is kept); only DCDR-T swaps in other candidates. Greedy, MMR and the
-sampler use DCDR's evaluator (``with_evaluator``), so every evaluator-based method is judged with the same model.
+sampler use DCDR's evaluator (``with_evaluator``), so every evaluator-based method is judged with the same model;
+trained on their own (``fit_lists``, what ``python -m diffrec_core train --method rerank_greedy`` does) they train
+an evaluator of the same shape with this config's optimiser settings, selected on validation BCE.
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ from torch import nn
 from ..registry import MethodSpec, register
 from ..rerank import RerankData, Request
 from .base import make_adamw
-from .dcdr import N_GENRES, Evaluator, ListEncoder, ListModel, _batches
+from .dcdr import N_GENRES, Evaluator, ListEncoder, ListModel, _batches, train_evaluator
 
 
 @dataclass
@@ -95,6 +96,17 @@ class _EvaluatorReranker(ListModel):
         m.evaluator.load_state_dict(dcdr.evaluator.state_dict())
         m.fitted.fill_(1)
         return m.eval()
+
+    def fit_lists(self, data: RerankData, seed: int = 1, log=None, epochs: Optional[int] = None) -> dict:
+        """Train this reranker's own evaluator on the logged sessions (``eval_epochs`` epochs unless ``epochs``),
+        keeping the epoch of lowest validation BCE."""
+        import time
+        t0 = time.perf_counter()
+        self.attach_lists(data)
+        out = train_evaluator(self.evaluator, self, data, self.config, seed, log, epochs=epochs)
+        self.fitted.fill_(1)
+        self.eval()
+        return {"evaluator": out, "best_epoch": out["best_epoch"], "seconds": round(time.perf_counter() - t0, 2)}
 
     @torch.no_grad()
     def _probs(self, req: Request, lists: np.ndarray) -> np.ndarray:
@@ -167,7 +179,9 @@ class PRM(ListModel):
         uf, cands, gen = self._tensors(users, cands)
         return self.head(self.encoder(uf, self.encoder.cand_tokens(cands, gen), lst)[:, 1:])[..., 0]
 
-    def fit_lists(self, data: RerankData, seed: int = 1, log=None) -> dict:
+    def fit_lists(self, data: RerankData, seed: int = 1, log=None, epochs: Optional[int] = None) -> dict:
+        """BCE on the logged clicks (``eval_epochs`` epochs unless ``epochs``); keeps the epoch of lowest
+        validation BCE."""
         import time
         t0 = time.perf_counter()
         self.attach_lists(data)
@@ -183,8 +197,8 @@ class PRM(ListModel):
             return F.binary_cross_entropy_with_logits(self.logits(data.users[rows], data.cands[rows], lst[rows]),
                                                       y[rows])
 
-        hist, best, best_state = [], float("inf"), None
-        for ep in range(int(cfg.eval_epochs)):
+        hist, best, best_state, best_epoch = [], float("inf"), None, 0
+        for ep in range(int(cfg.eval_epochs if epochs is None else epochs)):
             self.train()
             tot = 0.0
             for b in _batches(len(tr), int(cfg.batch_size), rng):
@@ -200,12 +214,13 @@ class PRM(ListModel):
             if log:
                 log(f"  PRM epoch {ep + 1:2d}  train BCE {tot / len(tr):.4f}  valid BCE {vl:.4f}")
             if not len(va) or vl < best:
-                best, best_state = vl, copy.deepcopy(self.state_dict())
+                best, best_state, best_epoch = vl, copy.deepcopy(self.state_dict()), ep + 1
         if best_state is not None:
             self.load_state_dict(best_state)
         self.fitted.fill_(1)
         self.eval()
-        return {"history": hist, "best_valid_bce": best, "seconds": round(time.perf_counter() - t0, 2)}
+        return {"history": hist, "best_valid_bce": best, "best_epoch": best_epoch,
+                "seconds": round(time.perf_counter() - t0, 2)}
 
     @torch.no_grad()
     def scores(self, req: Request) -> np.ndarray:
