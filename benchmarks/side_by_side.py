@@ -249,6 +249,10 @@ def main(argv=None) -> int:
     try:
         info["ours_commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
                                              text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "diffrec_core"], cwd=REPO,
+                               capture_output=True, text=True).stdout.strip()
+        if dirty:                        # the figures then come from uncommitted code: say so
+            info["ours_commit"] += " + uncommitted changes in diffrec_core"
     except OSError:
         pass
     ours, theirs = [], []
