@@ -63,7 +63,8 @@ ML1M_ARGS = ["--dataset=ml-1m_clean", "--lr=0.001", "--weight_decay=0.0", "--bat
              "--emb_size=10", "--mean_type=x0", "--steps=40", "--noise_scale=0.005", "--noise_min=0.005",
              "--noise_max=0.01", "--sampling_steps=0", "--reweight=1", "--log_name=side_by_side"]
 SEED_LINE = "random_seed = 1\n"
-SITECUSTOMIZE = '''"""side_by_side.py shim: SciPy >= 1.14 removed csr_matrix.A, which the authors' data loading reads."""
+SITECUSTOMIZE = '''"""side_by_side.py shim: SciPy >= 1.14 removed csr_matrix.A, which the authors' data loading
+reads."""
 import scipy.sparse as _sp
 for _cls in (_sp.csr_matrix, _sp.coo_matrix, _sp.csc_matrix):
     if not hasattr(_cls, "A"):

@@ -209,7 +209,8 @@ def test_dreamrec_empty_history_samples():
     assert len(ends) == data.n_samples + n_seq
     extra = slice(data.n_samples, None)
     assert np.all(starts[extra] == ends[extra])                        # empty history ...
-    assert np.array_equal(data.train.items[ends[extra]], data.train.items[data.train.indptr[:-1][data.train.lengths > 0]])
+    firsts = data.train.items[data.train.indptr[:-1][data.train.lengths > 0]]
+    assert np.array_equal(data.train.items[ends[extra]], firsts)      # ... predicting each sequence's first item
     from diffrec_core.methods.seq_common import window
     hist, n = window(data.train.items, starts[extra], ends[extra], 10, -1, left_pad=False)
     assert np.all(hist == -1) and np.all(n == 0)                       # ... an all-padding window
@@ -251,3 +252,23 @@ def test_diffkg_contrastive_anchor_swaps_with_cl_pattern_1(monkeypatch):
         m.fit_epoch(sw, torch.Generator().manual_seed(0), np.random.default_rng(0))
         seen[anchor] = {tag for a in anchors for t, tag in views if a is t}
     assert seen == {"original": {"original"}, "non_bpr": {"denoised"}}
+
+
+def test_presets_named_after_the_authors_data_run_their_protocol():
+    from diffrec_core import registry
+    from diffrec_core.pipeline import make_config
+    for preset in ("last-fm", "mind", "alibaba-ifashion", "authors-code"):
+        c = make_config("diffkg", preset)
+        assert (c.faithful_bug, c.diff_batch, c.cl_anchor, c.select_on) == (True, 1024, "non_bpr", TEST_SELECTION)
+    for method in ("diffrec", "tdiffrec", "ldiffrec"):
+        for preset in registry.get(method).presets:
+            c = make_config(method, preset)
+            authors_data = c.epochs == 1000                  # the presets of the authors' data sets
+            assert (c.stop_check == "before_epoch") == authors_data, (method, preset)
+    c = make_config("diffurec", "beauty")
+    assert (c.select_rule, c.eval_offset, c.final_eval, c.eval_batch_mean) == ("any", 1, False, 512)
+    c = make_config("dreamrec", "beauty-authors")
+    assert (c.select_on, c.empty_history, c.eval_drop_last) == ("last", True, 100)
+    for method in ("diffkg", "diffrec", "ldiffrec", "diffurec", "dreamrec"):     # clean on the sample world
+        p = Protocol.of(make_config(method, "sample"))
+        assert (p.select_on, p.select_rule, p.stop_check, p.eval_offset) == ("valid", "metric", "after_eval", 0)

@@ -70,8 +70,8 @@ class DiffRecConfig:
 
 # The authors' loop (DiffRec/main.py, T-DiffRec/main.py): batch 400, up to 1000 epochs, validation every 5, stop
 # when epoch - best_epoch >= 20 tested before the epoch, Recall@20 over all users. Diffusion settings and lr per
-# data set from DiffRec/inference.py and the checkpoint names it loads (noisy settings included). Their 'reweight0' names
-# still trained with SNR weights: argparse's type=bool reads the string '0' as True.
+# data set from DiffRec/inference.py and the checkpoint names it loads (noisy settings included). Their
+# 'reweight0' names still trained with SNR weights: argparse's type=bool reads the string '0' as True.
 _LOOP = dict(batch_size=400, epochs=1000, eval_every=5, patience=20, stop_check="before_epoch",
              metric_denominator="all")
 ML1M_PRESET = dict(_LOOP, dims=[200, 600], steps=40, noise_scale=5e-3, noise_min=5e-3, noise_max=1e-2, lr=1e-3)
