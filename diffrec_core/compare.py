@@ -18,7 +18,12 @@ two rows is the method. So:
 * **Seeds**: each figure is the mean over seeds with its sample standard deviation (ddof 1) where more than one seed
   ran.
 
+* **Executors**: the (method, seed) grid runs one run after another in this process (:class:`SerialExecutor`, the
+  default) or as Ray tasks (:class:`RayExecutor`: a local Ray, or an existing cluster by address). Records are put
+  together in the grid's order whatever order the runs finish in, so every executor writes the same table.
+
     python -m diffrec_core compare --data sample --seeds 1 2 3 --budget-minutes 0.5 --out runs/compare
+    python -m diffrec_core compare --data sample --seeds 1 2 3 --executor ray --workers 2
 """
 from __future__ import annotations
 
@@ -31,7 +36,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, Mapping, Optional, Sequence
+from typing import Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -39,6 +44,7 @@ import torch
 from . import registry
 from .data import load_dataset, make_split
 from .data.dataset import InteractionLog, Split
+from .methods.base import ConfigError
 from .pipeline import build_model, pick_device
 from .train import TEST_SELECTION, evaluate, fit, selects_on_test
 
@@ -255,16 +261,205 @@ def not_applicable_row(method: str, reason: str) -> dict:
             "protocol": None, "applicable": False, "reason": reason, "n_seeds": 0}
 
 
+# ------------------------------------------------------------------------------------------------ executors
+class ExecutorError(ConfigError):
+    """An executor that cannot start (Ray not installed, no cluster at the address): a clear one-line message."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """One (method, seed) run of the grid. ``index`` is its place in the serial order (methods in plan order, each
+    method's seeds in the order given): records are put together in that order, whatever order runs finish in."""
+    index: int
+    method: str
+    protocol: str
+    preset: str
+    seed: int
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What every run of one comparison shares. Small and picklable: it travels to Ray workers with each job."""
+    budget_seconds: Optional[float]
+    device: str
+    denominator: Optional[str]
+    overrides: Mapping[str, dict]
+
+
+def execute(job: Job, split: Split, settings: RunSettings, progress: Optional[Callable[[dict], None]] = None,
+            should_stop: Optional[Callable[[], bool]] = None) -> dict:
+    """One job, as any executor runs it: :func:`run_one`, with a method's own failure turned into an error record
+    (one failing method never sinks the table)."""
+    try:
+        return run_one(job.method, split, job.seed, job.preset, settings.budget_seconds, settings.device,
+                       settings.denominator, overrides=settings.overrides.get(job.method), progress=progress,
+                       should_stop=should_stop)
+    except (ValueError, KeyError, RuntimeError) as e:
+        return {"seed": int(job.seed), "error": f"{type(e).__name__}: {e}"}
+
+
+# What an executor's run() yields: ("start", job, None) when a run is handed out, ("done", job, record) when it has
+# finished (a record, or an error record), ("skipped", job, None) for a run not made because should_stop() said so.
+Event = Tuple[str, Job, Optional[dict]]
+
+
+class Executor:
+    """Runs a comparison's (method, seed) grid: ``run`` yields :data:`Event` tuples; ``close`` frees what the
+    executor started (a context manager does it on exit)."""
+
+    name = "executor"
+
+    def info(self) -> dict:
+        return {"name": self.name}
+
+    def run(self, jobs: Sequence[Job], splits: Mapping[str, Split], settings: RunSettings,
+            progress: Optional[Callable[[dict], None]] = None,
+            should_stop: Optional[Callable[[], bool]] = None) -> Iterator[Event]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class SerialExecutor(Executor):
+    """Every run in this process, one after another, in the grid's order: the default. The only executor that
+    forwards each epoch's ``progress`` and checks ``should_stop`` between epochs (other executors check it between
+    runs); a UI that shows a live bar uses this one."""
+
+    name = "serial"
+
+    def info(self) -> dict:
+        return {"name": self.name, "workers": 1}
+
+    def run(self, jobs: Sequence[Job], splits: Mapping[str, Split], settings: RunSettings,
+            progress: Optional[Callable[[dict], None]] = None,
+            should_stop: Optional[Callable[[], bool]] = None) -> Iterator[Event]:
+        done = 0
+        for job in jobs:
+            if should_stop and should_stop():
+                yield "skipped", job, None
+                continue
+            yield "start", job, None
+            def on_epoch(rec, job=job, i=done):
+                progress({"method": job.method, "seed": job.seed, "index": i, "total": len(jobs), **rec})
+            rec = execute(job, splits[job.protocol], settings, on_epoch if progress else None, should_stop)
+            done += 1
+            yield "done", job, rec
+
+
+class RayExecutor(Executor):
+    """Each (method, seed) run as one Ray task: on a local Ray started here (``address=None``: ``workers`` runs at
+    once, default the CPU count) or on an existing cluster (``address``, e.g. ``"auto"`` or
+    ``"ray://head:10001"``). Each split is put in Ray's object store once and shared by every task of its protocol.
+
+    Each task asks for ``cpus_per_run`` CPUs (Ray then limits the task's BLAS threads to that many, so runs do not
+    oversubscribe the cores) and one GPU when the device is CUDA. On a cluster, the package travels to the
+    workers with the job (``py_modules``); the dependencies (torch, numpy, ...) must be installed there. Per-epoch
+    progress stays inside the workers; ``should_stop`` is checked between finished runs and cancels the runs not
+    finished (listed as skipped). Same seed, same record: every run seeds its own process-global generators, and a
+    worker process runs one task at a time."""
+
+    name = "ray"
+
+    def __init__(self, address: Optional[str] = None, workers: Optional[int] = None, cpus_per_run: float = 1.0,
+                 poll_seconds: float = 0.5):
+        try:
+            import ray
+        except ImportError as e:
+            raise ExecutorError("--executor ray needs the ray package (pip install ray); the default serial executor "
+                                "needs nothing more") from e
+        if workers is not None and int(workers) < 1:
+            raise ExecutorError(f"workers must be at least 1, got {workers}")
+        self._ray, self.address, self.cpus_per_run, self.poll = ray, address, float(cpus_per_run), float(poll_seconds)
+        self._owns = not ray.is_initialized()
+        if self._owns:
+            kw = dict(include_dashboard=False, log_to_driver=False, logging_level="WARNING")
+            try:
+                if address:
+                    ray.init(address=address, runtime_env={"py_modules": [str(Path(__file__).resolve().parent)]},
+                             **kw)
+                else:
+                    ray.init(num_cpus=int(workers) if workers else None, **kw)
+            except (ConnectionError, RuntimeError, ValueError) as e:
+                raise ExecutorError(f"could not start or reach Ray{' at ' + address if address else ''}: "
+                                    f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from e
+        self._remote = ray.remote(max_retries=0)(execute)
+
+    def info(self) -> dict:
+        cpus = self._ray.cluster_resources().get("CPU", 0) if self._ray.is_initialized() else 0
+        return {"name": self.name, "workers": int(cpus // max(self.cpus_per_run, 1e-9)),
+                "address": self.address or "local", "ray": self._ray.__version__}
+
+    def run(self, jobs, splits, settings, progress=None, should_stop=None) -> Iterator[Event]:
+        ray = self._ray
+        gpus = 1 if settings.device.startswith("cuda") else 0
+        task = self._remote.options(num_cpus=self.cpus_per_run, num_gpus=gpus)
+        refs = {how: ray.put(s) for how, s in splits.items()}
+        pending: Dict[object, Job] = {}
+        for job in jobs:
+            if should_stop and should_stop():
+                yield "skipped", job, None
+                continue
+            pending[task.remote(job, refs[job.protocol], settings)] = job
+            yield "start", job, None
+        cancelled = False
+        while pending:                       # ends: every task finishes, fails or is cancelled
+            ready, _ = ray.wait(list(pending), num_returns=1, timeout=self.poll)
+            if not cancelled and should_stop and should_stop():
+                for ref in pending:
+                    ray.cancel(ref)
+                cancelled = True
+            for ref in ready:
+                job = pending.pop(ref)
+                try:
+                    rec = ray.get(ref)
+                except ray.exceptions.TaskCancelledError:
+                    yield "skipped", job, None
+                    continue
+                except ray.exceptions.RayError as e:     # the worker died (out of memory, killed): an error row
+                    first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+                    rec = {"seed": int(job.seed), "error": f"{type(e).__name__}: {first}"}
+                yield "done", job, rec
+
+    def close(self) -> None:
+        if self._owns and self._ray.is_initialized():
+            self._ray.shutdown()
+
+
+EXECUTORS = ("serial", "ray")
+
+
+def make_executor(name: str = "serial", address: Optional[str] = None, workers: Optional[int] = None):
+    """An executor by name (the CLI's ``--executor``); an unknown name or a Ray that cannot start is an
+    :class:`ExecutorError`."""
+    if name == "serial":
+        if address:
+            raise ExecutorError("--ray-address applies to --executor ray only")
+        return SerialExecutor()
+    if name == "ray":
+        return RayExecutor(address=address, workers=workers)
+    raise ExecutorError(f"unknown executor {name!r}; use one of {', '.join(EXECUTORS)}")
+
+
 def iter_compare(data, methods: Optional[Sequence[str]] = None, seeds: Sequence[int] = (1,),
                  budget_seconds: Optional[float] = None, device="cpu", preset: str = "auto",
                  denominator: Optional[str] = "gt", splits: Optional[Mapping[str, Split]] = None,
                  overrides: Optional[Mapping[str, dict]] = None, should_stop: Optional[Callable[[], bool]] = None,
-                 progress: Optional[Callable[[dict], None]] = None) -> Iterator[dict]:
+                 progress: Optional[Callable[[dict], None]] = None,
+                 executor: Optional[Executor] = None) -> Iterator[dict]:
     """The comparison as a stream of events, so a UI can show progress between runs:
     ``{"event": "start" | "done", "method", "seed", "index", "total"}`` around each (method, seed) run and a last
     ``{"event": "result", "results": ...}``. ``budget_seconds`` applies to each run (method x seed).
     ``should_stop`` (checked between epochs and between runs) ends everything early; the runs not made are
-    listed in ``results['skipped']``. ``overrides`` maps a method to config overrides (e.g. fewer epochs)."""
+    listed in ``results['skipped']``. ``overrides`` maps a method to config overrides (e.g. fewer epochs).
+    ``executor`` runs the (method, seed) grid (default :class:`SerialExecutor`; see :class:`RayExecutor`); with a
+    parallel one the ``start`` events come as runs are handed out and the ``done`` events as they finish."""
     cd = data if isinstance(data, ComparisonData) else ComparisonData(data, splits)
     dev = pick_device(device) if isinstance(device, str) else device
     wanted = list(methods) if methods else default_methods()
@@ -277,30 +472,34 @@ def iter_compare(data, methods: Optional[Sequence[str]] = None, seeds: Sequence[
             plan.append((m, protocol_for(m, cd.base_how)))
         else:
             rows.append(not_applicable_row(m, why))
-    total = len(plan) * len(seeds)
-    records: Dict[str, List[dict]] = {}
-    skipped, index, t_all = [], 0, time.perf_counter()
-    for m, how in plan:
-        split = cd.split(how)
-        pre = pick_preset(m, cd.name) if preset == "auto" else preset
-        for seed in seeds:
-            if should_stop and should_stop():
-                skipped.append({"method": m, "seed": int(seed)})
-                continue
-            yield {"event": "start", "method": m, "seed": int(seed), "index": index, "total": total,
-                   "protocol": how, "budget_seconds": budget_seconds}
-            cb = None
-            if progress:
-                cb = (lambda rec, m=m, seed=seed, i=index:
-                      progress({"method": m, "seed": int(seed), "index": i, "total": total, **rec}))
-            try:
-                rec = run_one(m, split, seed, pre, budget_seconds, dev, denominator,
-                              overrides=(overrides or {}).get(m), progress=cb, should_stop=should_stop)
-            except (ValueError, KeyError, RuntimeError) as e:    # one failing method never sinks the table
-                rec = {"seed": int(seed), "error": f"{type(e).__name__}: {e}"}
-            records.setdefault(m, []).append(rec)
+    t_all = time.perf_counter()
+    grid = [(m, how, seed) for m, how in plan for seed in seeds]
+    jobs = [Job(i, m, how, pick_preset(m, cd.name) if preset == "auto" else preset, int(seed))
+            for i, (m, how, seed) in enumerate(grid)]
+    total = len(jobs)
+    splits_used = {how: cd.split(how) for _, how in plan}
+    settings = RunSettings(budget_seconds, str(dev), denominator, {k: dict(v) for k, v in (overrides or {}).items()})
+    ex = executor if executor is not None else SerialExecutor()
+    by_index: Dict[int, dict] = {}
+    skipped_jobs: List[Job] = []
+    index = 0
+    for kind, job, rec in ex.run(jobs, splits_used, settings, progress=progress, should_stop=should_stop):
+        if kind == "skipped":
+            skipped_jobs.append(job)
+        elif kind == "start":
+            yield {"event": "start", "method": job.method, "seed": job.seed, "index": index, "total": total,
+                   "protocol": job.protocol, "budget_seconds": budget_seconds}
+        else:
+            by_index[job.index] = rec
             index += 1
-            yield {"event": "done", "method": m, "seed": int(seed), "index": index, "total": total, "record": rec}
+            yield {"event": "done", "method": job.method, "seed": job.seed, "index": index, "total": total,
+                   "record": rec}
+    # the grid's order (plan order, then seed order), whatever order the runs finished in
+    records: Dict[str, List[dict]] = {}
+    for job in jobs:
+        if job.index in by_index:
+            records.setdefault(job.method, []).append(by_index[job.index])
+    skipped = [{"method": j.method, "seed": j.seed} for j in sorted(skipped_jobs, key=lambda j: j.index)]
     for m, how in plan:
         ok = [r for r in records.get(m, []) if "error" not in r]
         errs = [r["error"] for r in records.get(m, []) if "error" in r]
@@ -324,6 +523,7 @@ def iter_compare(data, methods: Optional[Sequence[str]] = None, seeds: Sequence[
         "rows": sort_rows(rows), "skipped": skipped,
         "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "wall_seconds": round(time.perf_counter() - t_all, 2),
+        "executor": ex.info(),
         "machine": {"torch": torch.__version__, "threads": torch.get_num_threads(), "python": platform.python_version(),
                     "cpu": platform.processor() or platform.machine()},
     }
