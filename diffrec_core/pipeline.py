@@ -196,6 +196,7 @@ def reverse_figures(model: Recommender, split: Split, k: int = 10, seed: int = 0
     return {"k": k, "seed": seed, "steps": int(len(rec)), "users_heldout": n_held, "users_history": n_hist,
             "T_prime": tp, "sampling_noise": bool(tr.meta.get("sampling_noise", False)),
             "start_noise_std": float(np.sqrt(1.0 - tr.alphas_cumprod[tp - 1])) if tp else 0.0,   # of x_T'
+            "noise_std_T": float(np.sqrt(1.0 - tr.alphas_cumprod[-1])),
             "heldout_recall": [round(float(v) / max(n_held, 1), 6) for v in rec],
             "history_recall": [round(float(v) / max(n_hist, 1), 6) for v in hist],
             "start_auc": round(float(np.nanmean(aucs)), 6) if aucs else float("nan")}

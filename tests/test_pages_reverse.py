@@ -11,8 +11,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def run(**state):
+    """The page on the faithful model unless ``rv_model`` says otherwise (the teaching one: tests/test_teaching.py)."""
     at = page("reverse")
-    for k, v in state.items():
+    for k, v in {"rv_model": "faithful", **state}.items():
         at.session_state[k] = v
     return at.run()
 

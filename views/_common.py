@@ -23,6 +23,9 @@ DATASETS = {"sample": "Sample world (1,000 users × 500 items)"}
 DEFAULTS = {"dataset": "sample", "method": "diffrec", "user": None, "seed": 0,   # user: the data's demo user
             "present": False}
 REVERSE_METHODS = ("diffrec", "tdiffrec", "ldiffrec")   # methods whose denoising runs over interaction vectors
+# pages offering the teaching / faithful choice of a pretrained model: page key -> its URL parameters (the choice,
+# and the run settings a change of model resets to that model's own: T′ and sampling noise)
+TEACHING_PAGES = {"reverse": {"choice": "rv_model", "t_prime": "rv_tprime", "noise": "rv_noise"}}
 PAGES: dict = {}   # page key -> st.Page, filled by app.py (links fall back to plain text without it)
 
 
@@ -33,7 +36,10 @@ class MissingModel(RuntimeError):
 # ------------------------------------------------------------------------------------------------ state
 def current(key: str):
     """A shared-sidebar value (dataset, method, user, seed, present), or its default when the sidebar is not
-    drawn (a page run on its own, as in the page tests)."""
+    drawn (a page run on its own, as in the page tests). ``'model'``: which pretrained model of the current
+    method this page shows, 'teaching' or 'faithful' (:func:`model_kind`)."""
+    if key == "model":
+        return model_kind(current("method"))
     v = st.session_state.get(key)
     if v is None:
         v = default_user(current("dataset")) if key == "user" else DEFAULTS[key]
@@ -156,7 +162,8 @@ def pretrained_root() -> str:
 
 @st.cache_resource(show_spinner="Loading the pretrained model…")
 def _load_model(method: str, dataset: str, root: str):
-    from diffrec_core.pipeline import load_pretrained
+    """A pretrained checkpoint by name: a registered method's (faithful) or a teaching variant's."""
+    from diffrec_core.pipeline import base_method, load_pretrained
 
     path = Path(root) / method
     if not (path / "model.safetensors").exists() or not (path / "config.json").exists():
@@ -164,7 +171,7 @@ def _load_model(method: str, dataset: str, root: str):
             f"There is no pretrained checkpoint for **{method}** yet (looked in `{path}`). Make one with "
             f"`python -m diffrec_core pretrain --methods {method}` and reload this page.")
     try:
-        return load_pretrained(method, split_for(method, dataset), root=root)
+        return load_pretrained(method, split_for(base_method(method), dataset), root=root)
     except (ValueError, OSError, KeyError) as e:      # CheckpointError / ConfigError are ValueErrors
         raise MissingModel(f"The pretrained checkpoint for **{method}** in `{path}` could not be loaded: {e}. "
                            f"Re-create it with `python -m diffrec_core pretrain --methods {method}`.") from e
@@ -178,7 +185,7 @@ def get_model(method: str, dataset: Optional[str] = None):
     hit = lab_model_for(method, dataset)
     if hit is not None:
         return hit[1].model
-    return _load_model(method, dataset, pretrained_root())
+    return _load_model(checkpoint_name(method), dataset, pretrained_root())
 
 
 def get_trajectory(method: str, dataset: str, user: int, seed: int, T_prime: int, sampling_noise: bool,
@@ -189,8 +196,8 @@ def get_trajectory(method: str, dataset: str, user: int, seed: int, T_prime: int
     hit = lab_model_for(method, dataset)
     if hit is not None:
         return _lab_trajectory(hit[0], int(user), int(seed), int(T_prime), bool(sampling_noise), reverse, int(k))
-    return _pretrained_trajectory(method, dataset, int(user), int(seed), int(T_prime), bool(sampling_noise), reverse,
-                                  int(k), root)
+    return _pretrained_trajectory(checkpoint_name(method), dataset, int(user), int(seed), int(T_prime),
+                                  bool(sampling_noise), reverse, int(k), root)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -225,7 +232,7 @@ def get_diffused_row(method: str, dataset: str, user: int):
     hit = lab_model_for(method, dataset)
     if hit is not None:
         return _lab_diffused_row(hit[0], int(user))
-    return _pretrained_diffused_row(method, dataset, int(user))
+    return _pretrained_diffused_row(checkpoint_name(method), dataset, int(user))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -270,6 +277,15 @@ def get_results() -> dict:
     return json.loads(p.read_text()) if p.exists() else {"methods": {}}
 
 
+@st.cache_data(show_spinner=False)
+def get_teaching_results() -> dict:
+    """pretrained/teaching_results.json: the teaching models' figures and their faithful models' (pipeline)."""
+    from diffrec_core.pipeline import TEACHING_RESULTS
+
+    p = REPO / "pretrained" / TEACHING_RESULTS
+    return json.loads(p.read_text()) if p.exists() else {"models": {}}
+
+
 def method_specs():
     from diffrec_core import registry
 
@@ -283,6 +299,230 @@ def method_title(name: str) -> str:
         return registry.get(name).title
     except KeyError:
         return name
+
+
+# ------------------------------------------------------------------------------------------------ warm-up
+WARM = {"started": None, "finished": None, "done": [], "errors": {}}   # the process's warm-up, as it goes
+
+
+def warm_tasks(dataset: str = "sample") -> list:
+    """``(label, call)`` for everything a first visit to a page loads through this module's cached loaders: the
+    splits, every shipped checkpoint the pages read (faithful and teaching), the summaries, and the opening runs
+    of Home and Reverse (the demo user, each model's own settings), in the order of a first lecture. Calls are
+    the very loaders the pages call, with the arguments they pass, so a first visit hits the cache."""
+    from diffrec_core import registry
+    from diffrec_core.pipeline import TEACHING
+
+    root = pretrained_root()
+    tasks = [("split", lambda: get_split(dataset)), ("leave-one-out split", lambda: get_split(dataset, "loo")),
+             ("demo user", lambda: _demo_user(dataset)), ("item axis", lambda: get_item_axis(dataset)),
+             ("world summary", lambda: get_world_summary(dataset)), ("results", get_results),
+             ("teaching results", get_teaching_results)]
+    readable = [s.name for s in registry.specs() if "lists" not in s.needs]     # rerankers load on their page
+    names = [m for m in REVERSE_METHODS if m in readable] + list(TEACHING) \
+        + [m for m in readable if m not in REVERSE_METHODS]
+    shipped = [n for n in names if (Path(root) / n / "model.safetensors").exists()]
+    tasks += [(f"model {n}", lambda n=n: _load_model(n, dataset, root)) for n in shipped]
+
+    def opening_run(name: str):
+        user = _demo_user(dataset)
+        run = _run_settings(name, dataset)
+        _pretrained_diffused_row(name, dataset, user)
+        return _pretrained_trajectory(name, dataset, user, 0, run["t_prime"], run["noise"], "all_T", 10, root)
+
+    tasks += [(f"opening run {n}", lambda n=n: opening_run(n)) for n in shipped
+              if n in REVERSE_METHODS or n in TEACHING]
+    return tasks + [("page modules", _import_page_modules)]
+
+
+def _import_page_modules() -> None:
+    """The figure modules (ui/) and page helpers (views/_*.py) the pages import: a first import costs seconds
+    (Plotly's and pandas' own), once per process. None of them imports umap (design.md)."""
+    import importlib
+
+    for p in sorted((REPO / "ui").glob("*.py")):
+        if p.stem != "__init__":
+            importlib.import_module(f"ui.{p.stem}")
+    for p in sorted((REPO / "views").glob("_*.py")):
+        if p.stem not in ("__init__", "_common"):
+            importlib.import_module(f"views.{p.stem}")
+
+
+def warm_caches(dataset: str = "sample", log=None) -> dict:
+    """Run :func:`warm_tasks` one after the other; ``{label: seconds}``, a failed task's error kept in
+    :data:`WARM` (a missing checkpoint is the page's own message to show, not the warm-up's)."""
+    import time
+
+    WARM["started"] = WARM["started"] or time.time()
+    out = {}
+    for label, call in warm_tasks(dataset):
+        t = time.perf_counter()
+        try:
+            call()
+        except (MissingModel, OSError, ValueError, KeyError) as e:
+            WARM["errors"][label] = str(e)[:200]
+            continue
+        out[label] = round(time.perf_counter() - t, 3)
+        WARM["done"].append(label)
+        if log:
+            log(f"warm-up: {label} {out[label]:.2f} s")
+    WARM["finished"] = time.time()
+    return out
+
+
+@st.cache_resource(show_spinner=False)
+def _warm_thread(dataset: str):
+    """The background warm-up, once per server process (a cached resource: every session and rerun gets the same
+    thread). Its calls carry no page context, so they draw no spinner; what they load is shared with the pages."""
+    import threading
+
+    t = threading.Thread(target=warm_caches, args=(dataset,), name="diffrec-warm-up", daemon=True)
+    t.start()
+    return t
+
+
+def start_warm_up(dataset: str = "sample") -> None:
+    """Start :func:`warm_caches` in a background thread unless this process has already (app.py, every run)."""
+    _warm_thread(dataset)
+
+
+# ------------------------------------------------------------------------------------------------ teaching models
+def _teaching_name(method: str) -> Optional[str]:
+    from diffrec_core.pipeline import teaching_of
+
+    return teaching_of(method)
+
+
+def _choice_page() -> Optional[str]:
+    """The page now running, where it offers the teaching / faithful choice (declared its parameter this run)."""
+    run = st.session_state.get(U.RUN_KEYS, {})
+    return next((p for p, keys in TEACHING_PAGES.items() if keys["choice"] in run), None)
+
+
+def model_kind(method: str) -> str:
+    """'teaching' or 'faithful': which pretrained model of ``method`` the page now running shows. The teaching
+    model only on a page of :data:`TEACHING_PAGES`, for a method that has one, while it is chosen (the default);
+    every other page shows the faithful model."""
+    page = _choice_page()
+    if page is None or _teaching_name(method) is None:
+        return "faithful"
+    v = st.session_state.get(TEACHING_PAGES[page]["choice"])
+    return v if v in page_params.MODEL_KINDS else next(iter(page_params.MODEL_KINDS))
+
+
+def checkpoint_name(method: str) -> str:
+    """The pretrained checkpoint shown for ``method`` on the page now running (``diffrec_teaching`` or
+    ``diffrec``)."""
+    return _teaching_name(method) if model_kind(method) == "teaching" else method
+
+
+def model_label(method: str) -> str:
+    """The title suffix naming the model shown: ' (teaching model)' or ' (faithful)' where the page offers the
+    choice for this method, else ''."""
+    if _choice_page() is None or _teaching_name(method) is None:
+        return ""
+    return " (teaching model)" if model_kind(method) == "teaching" else " (faithful)"
+
+
+def _run_settings(name: str, dataset: str) -> dict:
+    """A checkpoint's own reverse-run settings (its config): T′ and sampling noise."""
+    cfg = _load_model(name, dataset, pretrained_root()).config
+    return {"t_prime": int(cfg.sampling_steps), "noise": bool(cfg.sampling_noise)}
+
+
+def _model_changed(method: str, page: str) -> None:
+    """A change of model puts the page's run settings at that model's own (the teaching model runs from x_T,
+    T′ = T; the faithful one from the history, T′ = 0), so each opens on the run it was made for."""
+    keys = TEACHING_PAGES[page]
+    name = _teaching_name(method) if st.session_state.get(keys["choice"]) == "teaching" else method
+    try:
+        run = _run_settings(name, current("dataset"))
+    except MissingModel:
+        return
+    st.session_state[f"_{keys['t_prime']}_value"] = run["t_prime"]        # the sticky T′ slider's value
+    st.session_state[keys["noise"]] = run["noise"]
+    st.session_state[f"_{keys['choice']}_shown"] = name
+
+
+def _teaching_sentence(method: str, kind: str) -> tuple:
+    """(label, sentence): what the chosen model shows, from the figures pretraining measured over all users
+    (pretrained/teaching_results.json)."""
+    row = get_teaching_results().get("models", {}).get(_teaching_name(method) or "", {})
+    t, f = row.get("reverse"), row.get("faithful_reverse")
+    title = method_title(method)
+    if kind == "teaching":
+        if not t:
+            return "Teaching model:", (f"{title} trained with noise one can see and run from noise (x_T, T′ = T). "
+                    "Its figures are not recorded yet (`python -m diffrec_core pretrain --methods "
+                    f"{_teaching_name(method)}`).")
+        r = t["heldout_recall"]
+        text = (f"Not the authors' setting: {title}'s network and objective, trained on this data "
+                f"(seed 1) with noise one can see - std {t['noise_std_T']:.2f} at T, so x_T barely tells the "
+                f"history from the other items (AUC {t['start_auc']:.2f}; 0.5 = no trace) - and run from x_T "
+                f"(T′ = T). Over all users, held-out Recall@{t['k']} rises from {r[0]:.3f} at step 1 to "
+                f"{r[-1]:.3f} at step {t['steps']}: noise destroys, the reverse chain recovers.")
+        test_t, test_f = row.get("test", {}).get("recall@10"), get_results().get("methods", {}).get(
+            method, {}).get("test", {}).get("recall@10")
+        if test_t is not None and test_f is not None:
+            text += (f" It recommends worse than the faithful model (test Recall@10 {test_t:.3f} against "
+                     f"{test_f:.3f}): it is made for watching diffusion, not for ranking.")
+        return "Teaching model.", text
+    if not f:
+        return "Faithful model:", (f"{title} with the authors' settings - tiny noise, and the chain starts from "
+                "the clean history (T′ = 0), so the steps barely change the ranking.")
+    r = f["heldout_recall"]
+    return "Faithful model", (f"(the authors' settings): noise std {f['noise_std_T']:.3f} at T, and the chain "
+            f"starts from the clean history (T′ = 0), so x_T looks exactly like the history and the top-"
+            f"{f['k']} hardly moves - held-out Recall@{f['k']} {r[0]:.3f} at step 1, {r[-1]:.3f} at step "
+            f"{f['steps']} over all users. That flat line is the honest finding, not a fault: DiffRec works as "
+            f"{f['steps']} small denoising corrections of the history, not as generation from noise.")
+
+
+def model_choice(method: str, page: str = "reverse") -> str:
+    """The teaching / faithful choice on ``page`` (one of :data:`TEACHING_PAGES`, whose parameters it declared),
+    drawn where it is called, with the sentence saying what the chosen model shows. Draw it before the page's run
+    settings: the first visit opens on the chosen model's own T′. Returns the model shown: 'teaching',
+    'faithful', or 'lab' (a Lab model of this session is in use; the choice is not drawn)."""
+    from diffrec_core.pipeline import TEACHING
+
+    keys = TEACHING_PAGES[page]
+    dataset = current("dataset")
+    lab = lab_model_for(method, dataset)
+    name, kind = _teaching_name(method), model_kind(method)
+    shown = f"lab {lab[0]}" if lab is not None else name if kind == "teaching" else method
+    shadow, mark = f"_{keys['t_prime']}_value", f"_{keys['choice']}_shown"
+    prev = st.session_state.get(mark)
+    st.session_state[mark] = shown
+    # the shown model's own run: on a first visit that neither a link nor the session has set, and when the
+    # sidebar (method, Lab model) moves the page to or from a teaching model; the radio's own change is
+    # _model_changed's
+    first = shadow not in st.session_state and keys["t_prime"] not in st.session_state
+    if first or (prev is not None and prev != shown and (prev in TEACHING or shown in TEACHING)):
+        try:
+            cfg = lab[1].model.config if lab is not None else _load_model(shown, dataset, pretrained_root()).config
+        except MissingModel:
+            cfg = None
+        if cfg is not None:
+            st.session_state[shadow] = int(cfg.sampling_steps)
+            if first:
+                st.session_state.setdefault(keys["noise"], bool(cfg.sampling_noise))
+            else:
+                st.session_state[keys["noise"]] = bool(cfg.sampling_noise)
+    if lab is not None:
+        st.caption("Your Lab model is shown; the teaching / faithful choice applies to the pretrained models.")
+        return "lab"
+    if name is None:
+        have = ", ".join(method_title(t.method) for t in TEACHING.values())
+        st.caption(f"{method_title(method)}: the faithful model (authors' settings). A teaching model with visible "
+                   f"noise ships for {have}.")
+        return "faithful"
+    st.radio("model", list(page_params.MODEL_KINDS), format_func=page_params.MODEL_KINDS.get, key=keys["choice"],
+             horizontal=True, on_change=_model_changed, args=(method, page), persist_state="session",
+             help="teaching: the same method trained with visible noise and run from noise, so the steps show "
+                  "diffusion at work; faithful: the authors' settings, as the benchmarks use it.")
+    lead, text = _teaching_sentence(method, kind)
+    say(text, lead=lead)
+    return kind
 
 
 # ------------------------------------------------------------------------------------------------ Lab models
@@ -422,9 +662,15 @@ def sidebar(page: Optional[str] = None) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ rendering
-def say(text: str) -> None:
-    """A data-driven caption, at body size (readable on a projector). Markdown specials are escaped."""
-    st.markdown(text.replace("$", "\\$").replace("*", "\\*").replace("_", "\\_"))
+def _plain(text: str) -> str:
+    """Text with its Markdown specials escaped (a data-driven caption is shown as written)."""
+    return text.replace("$", "\\$").replace("*", "\\*").replace("_", "\\_")
+
+
+def say(text: str, lead: str = "") -> None:
+    """A data-driven caption, at body size (readable on a projector). Markdown specials are escaped; ``lead``, a
+    fixed label of ours, is set in bold before it."""
+    st.markdown((f"**{lead}** " if lead else "") + _plain(text))
 
 
 def chart(fig, key: str, filename: Optional[str] = None, export: bool = True) -> None:

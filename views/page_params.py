@@ -18,6 +18,8 @@ GRID = [g for g in GRID if g <= 1.0]
 KINDS = {"linear_var": "linear-var (DiffRec): 1−ᾱ ramps from s·min to s·max",
          "linear_scaled": "linear β (image DDPM): β ramps from s·min to s·max"}
 REVERSE_MODES = ("all_T", "from_T_prime")
+# which pretrained model a page with the choice shows (views/_common.py: model_choice); the first is the default
+MODEL_KINDS = {"teaching": "teaching (visible noise)", "faithful": "faithful (authors' settings)"}
 HELDOUT = ("valid+test", "valid", "test")
 STEP_MAX = 1000                     # the largest T any schedule here allows (forward page's T input)
 
@@ -82,6 +84,7 @@ FORWARD = {
 }
 
 REVERSE = {
+    "rv_model": Param(str, next(iter(MODEL_KINDS)), one_of(MODEL_KINDS)),
     "rv_tprime": Param(int, 0, range(0, STEP_MAX + 1), sticky=True),
     "rv_noise": Param(bool, False),
     "rv_reverse": Param(str, "all_T", one_of(REVERSE_MODES)),

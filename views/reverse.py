@@ -25,7 +25,7 @@ dataset, user, seed = C.current("dataset"), int(C.current("user")), int(C.curren
 method = C.current("method")
 if method not in C.REVERSE_METHODS:
     method = C.DEFAULTS["method"]
-title = C.method_title(method)
+title = C.method_title(method) + C.model_label(method)      # names the teaching model where it is shown
 st.title(f"Reverse denoising · {title}")
 st.markdown("The model runs the chain backwards: at each step it reads the state x_t, predicts the clean history x̂0, "
             "and moves to x_{t−1} = c₁·x̂0 + c₂·x_t. Its last x̂0 ranks the items the user has not seen. "
@@ -36,6 +36,7 @@ msg = C.clamp_state("user", 0, split.n_users - 1)
 if msg:
     st.warning(f"User {msg}")
     user = int(st.session_state["user"])
+C.model_choice(method)                                   # teaching (visible noise) / faithful, before the run settings
 try:
     model = C.get_model(method, dataset)
 except C.MissingModel as e:
