@@ -6,6 +6,7 @@
 #   deploy/run_replicas.sh 4 9000           # 4 replicas, nginx on port 9000
 #   LISTEN=0.0.0.0 deploy/run_replicas.sh 3 # the front on every interface (the replicas stay on loopback)
 #   BASE_PORT=8701 RUN_DIR=/tmp/class deploy/run_replicas.sh 3
+#   deploy/run_replicas.sh --check 4 9000   # write nginx.conf, test it with `nginx -t`, start nothing
 #
 # It stays in the foreground until interrupted (Ctrl-C, SIGTERM) or until a replica or nginx exits, and then stops
 # every process it started (by their process ids). RUN_DIR holds nginx.conf, the logs, replicas.pids (one line
@@ -13,6 +14,8 @@
 # Needs: the app's Python environment (requirements.txt) and nginx (Debian: apt-get install nginx).
 set -euo pipefail
 
+CHECK=0
+if [[ "${1:-}" == "--check" ]]; then CHECK=1; shift; fi
 N=${1:-2}
 PORT=${2:-8080}
 BASE_PORT=${BASE_PORT:-8601}
@@ -69,23 +72,29 @@ wait_healthy() {   # bounded: at most HEALTH_WAIT_S seconds; fails early when th
   return 1
 }
 
-cd "$REPO"
 upstreams=""
 for (( i = 0; i < N; i++ )); do
-  p=$(( BASE_PORT + i ))
-  "$PYTHON" -m streamlit run app.py --server.headless true --server.address 127.0.0.1 --server.port "$p" \
-    --server.fileWatcherType none --browser.gatherUsageStats false >"$RUN_DIR/replica-$p.log" 2>&1 &
-  pids+=("$!")
-  echo "$p $!" >>"$RUN_DIR/replicas.pids"
-  upstreams+="        server 127.0.0.1:$p;"$'\n'
+  upstreams+="        server 127.0.0.1:$(( BASE_PORT + i ));"$'\n'
 done
-
 conf=$(<"$HERE/nginx.conf.template")
 conf=${conf//@RUN_DIR@/$RUN_DIR}
 conf=${conf//@LISTEN@/$LISTEN:$PORT}
 conf=${conf//@UPSTREAMS@/${upstreams%$'\n'}}
 printf '%s\n' "$conf" >"$RUN_DIR/nginx.conf"
 "$NGINX" -t -q -p "$RUN_DIR" -c "$RUN_DIR/nginx.conf" || die "nginx rejected $RUN_DIR/nginx.conf"
+if (( CHECK )); then
+  echo "run_replicas: $RUN_DIR/nginx.conf is valid ($N replicas on 127.0.0.1:$BASE_PORT-$(( BASE_PORT + N - 1 )), front $LISTEN:$PORT)"
+  exit 0
+fi
+
+cd "$REPO"
+for (( i = 0; i < N; i++ )); do
+  p=$(( BASE_PORT + i ))
+  "$PYTHON" -m streamlit run app.py --server.headless true --server.address 127.0.0.1 --server.port "$p" \
+    --server.fileWatcherType none --browser.gatherUsageStats false >"$RUN_DIR/replica-$p.log" 2>&1 &
+  pids+=("$!")
+  echo "$p $!" >>"$RUN_DIR/replicas.pids"
+done
 
 for (( i = 0; i < N; i++ )); do
   p=$(( BASE_PORT + i ))
