@@ -372,7 +372,8 @@ def _page_timeline(page) -> dict:
 _SCRUB = """async ([key, name, redraw]) => {
   const gd = document.querySelector(`.st-key-${key} .js-plotly-plot`);
   const t0 = performance.now();
-  await Plotly.animate(gd, [name], {mode: 'immediate', frame: {duration: 0, redraw: redraw}, transition: {duration: 0}});
+  await Plotly.animate(gd, [name],
+                       {mode: 'immediate', frame: {duration: 0, redraw: redraw}, transition: {duration: 0}});
   const done = performance.now();
   await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
   return {animate_ms: done - t0, paint_ms: performance.now() - t0, current: gd._fullLayout._currentFrame};
@@ -551,7 +552,8 @@ def report(res: dict) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--reps", type=int, default=7, help="timed AppTest reruns per page and widget (median; >= 5)")
-    ap.add_argument("--moves", type=int, default=18, help="scrub moves per stepper figure in the browser (p50/p95; >= 10)")
+    ap.add_argument("--moves", type=int, default=18,
+                    help="scrub moves per stepper figure in the browser (p50/p95; >= 10)")
     ap.add_argument("--cold-runs", type=int, default=3, help="cold-server starts measured (fresh server each)")
     ap.add_argument("--pages", nargs="*", help="pages of views/ (default: every page file)")
     ap.add_argument("--skip-browser", action="store_true", help="no chromium: only the AppTest measurements")

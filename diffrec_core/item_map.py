@@ -169,7 +169,7 @@ def item_table(model) -> np.ndarray:
 
 def _embedding_dim(model) -> int:
     c = model.config
-    return int(getattr(c, "hidden", None) or getattr(c, "dim", None) or getattr(c, "embedding_size"))
+    return int(getattr(c, "hidden", None) or getattr(c, "dim", None) or c.embedding_size)
 
 
 # ---------------------------------------------------------------------------------------------- fitting (offline)

@@ -22,7 +22,6 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -397,7 +396,7 @@ def test_every_registered_page_opens_and_its_main_control_changes_the_view(page,
     no_app_exception(page)
     nav = page.get_by_test_id("stSidebarNav")
     tried = []
-    for key, path, title in _registered_pages():
+    for key, _path, title in _registered_pages():
         if key in ("home", "forward", "reverse"):         # their controls have their own tests above
             continue
         old_title = page.locator("h1").first.inner_text()

@@ -1,8 +1,6 @@
 """Shareable state (views/url_state.py): a link reproduces the view, bad links fall back with a notice, widgets
-write the URL, other pages' parameters are dropped; and autoplay stops on any interaction."""
+write the URL, other pages' parameters are dropped."""
 import re
-
-import pytest
 
 from test_pages_app import REPO, TIMEOUT, AppTest, charts, messages, no_exception
 from views import page_params

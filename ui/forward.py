@@ -204,7 +204,8 @@ def _histogram_traces(x, kinds, edges, xaxis="x", yaxis="y") -> list:
     data = []
     for (name, mask, color), y in zip((("not interacted", ~pos, COLORS["other"]),
                                         ("interacted", pos, COLORS["interacted"])), shares):
-        data.append(dict(type="bar", x=centres.astype(np.float32), y=y.astype(np.float32), width=float(edges[1] - edges[0]),
+        data.append(dict(type="bar", x=centres.astype(np.float32), y=y.astype(np.float32),
+                         width=float(edges[1] - edges[0]),
                          name=f"{name} ({int(mask.sum())})", opacity=0.85, marker=dict(color=color, line=dict(width=0)),
                          hovertemplate="x_t ≈ %{x:.4g}<br>%{y:.1f} % of the group<extra></extra>",
                          xaxis=xaxis, yaxis=yaxis))
@@ -308,7 +309,7 @@ def stepper_figure(states: np.ndarray, steps: Sequence[int], ax: ItemAxis, kinds
     for f, t in enumerate(steps):
         t = int(t)
         fd = [dict(type="scatter", y=states[f][i].astype(np.float32)) for i in idx]
-        for k, key in enumerate(keys):
+        for key in keys:
             v = float(s[key][t])
             ok = bool(np.isfinite(v) and (key != "snr" or v > 0))
             fd.append(dict(type="scatter", x=[t] if ok else [], y=[v] if ok else []))

@@ -142,7 +142,8 @@ def controls(names: Sequence[str], labels: Sequence[str], active: int, prefix: s
                 args=[None, dict(frame=dict(duration=int(duration), redraw=bool(redraw)), fromcurrent=True,
                                  transition=dict(duration=int(transition), easing="linear"), mode="immediate")])
     pause = dict(label="❚❚ pause", method="animate",
-                 args=[[None], dict(mode="immediate", frame=dict(duration=0, redraw=False), transition=dict(duration=0))])
+                 args=[[None], dict(mode="immediate", frame=dict(duration=0, redraw=False),
+                                    transition=dict(duration=0))])
     menu = dict(type="buttons", direction="left", showactive=False, x=0, y=y, xanchor="left", yanchor="bottom",
                 pad=dict(t=0, b=22, r=10), font=dict(size=font_size), buttons=[play, pause])
     slider = dict(active=int(active), x=0.25, len=0.75, y=y, xanchor="left", yanchor="bottom", pad=dict(t=0, b=10),

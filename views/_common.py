@@ -59,14 +59,6 @@ def sync_url() -> None:
     U.sync()
 
 
-def stop_on_interaction(flag: str, keys=None) -> bool:
-    """Autoplay stops when the user touches anything: if any declared URL parameter (a widget) changed since the
-    last run, or the user comes back from another page, clear ``flag``. Returns whether autoplay is still on. Call at the top of the page and of the
-    fragment that advances the step, so both full and fragment reruns are checked."""
-    if st.session_state.get(flag) and (U.interacted(keys) or U.page_changed()):
-        st.session_state[flag] = False
-    return bool(st.session_state.get(flag, False))
-
 
 # ------------------------------------------------------------------------------------------------ presentation
 def presenting() -> bool:

@@ -31,7 +31,6 @@ from typing import Any, Callable, Dict, Iterable, Optional
 import streamlit as st
 
 SEEN = "_url_seen"        # key -> the raw query value this session last applied or wrote
-VALUES = "_url_values"    # key -> the value at the end of the last run (what sync() wrote)
 RUN_KEYS = "_url_run_keys"  # key -> Param of the parameters declared in the current page run
 PENDING = "_url_bad"      # key -> (shown raw value, what was expected) of bad link values not yet reported
 _KNOWN: set = set()       # every parameter name any page has declared (to drop other pages' keys)
@@ -163,18 +162,11 @@ def read(key: str, p: Param):
 
 # ------------------------------------------------------------------------------------------------ the mechanism
 def begin(page: Optional[str] = None) -> None:
-    """Start of a full run (app.py): forget the previous page's declared parameters; note whether the user
-    arrived from another page (which also stops autoplay)."""
+    """Start of a full run (app.py): forget the previous page's declared parameters; remember which page this
+    run draws (the Lab's models are offered by page)."""
     st.session_state[RUN_KEYS] = {}
     if page is not None:
-        prev = st.session_state.get("_url_page")
         st.session_state["_url_page"] = page
-        st.session_state["_url_page_changed"] = prev is not None and prev != page
-
-
-def page_changed() -> bool:
-    """Whether this full run is the first on its page after another page (a navigation)."""
-    return bool(st.session_state.get("_url_page_changed", False))
 
 
 def url_state(params: Dict[str, Any], notify: bool = True) -> set:
@@ -233,17 +225,15 @@ def notice() -> Optional[str]:
 
 def sync(final: bool = True) -> None:
     """Write the declared parameters' current values into the URL; drop other pages' parameters; keep foreign
-    query keys (``embed`` …) untouched. Also records the values for :func:`interacted`. ``final`` (the end of a
+    query keys (``embed`` …) untouched. ``final`` (the end of a
     full run, app.py): also show the bad-link notice, now that every widget has its value; a fragment that syncs
     in the middle of a page passes False."""
     run: dict = st.session_state.get(RUN_KEYS, {})
     seen = st.session_state.setdefault(SEEN, {})
-    vals = st.session_state.setdefault(VALUES, {})
     current = {k: st.query_params.get(k) for k in st.query_params.keys()}
     want = {k: v for k, v in current.items() if k not in _KNOWN or k in run}
     for key, p in run.items():
         v = read(key, p)
-        vals[key] = v
         if v is None:
             want.pop(key, None)
             continue
@@ -257,15 +247,3 @@ def sync(final: bool = True) -> None:
     text = notice() if final else None
     if text:
         st.toast(text, icon=":material/link_off:", duration="long")
-
-
-def interacted(keys: Optional[Iterable[str]] = None) -> bool:
-    """Whether the user changed a declared parameter since the last :func:`sync` (a widget interaction, a new
-    link): the signal that stops autoplay. Values a page sets itself before drawing (autoplay's step) are
-    recorded by ``sync`` and do not count."""
-    vals = st.session_state.get(VALUES, {})
-    run = st.session_state.get(RUN_KEYS, {})
-    for key in (keys if keys is not None else run):
-        if key in vals and key in run and read(key, run[key]) != vals[key]:
-            return True
-    return False

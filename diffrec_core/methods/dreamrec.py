@@ -293,7 +293,7 @@ class DreamRec(SeqRecommender):
             h = self.tenc.cacu_h(states, lens)
             drop = (torch.rand(len(h), generator=generator) < c.p_uncond).to(h.device)[:, None]
             h = torch.where(drop, self.tenc.none_embedding.weight.expand_as(h), h)   # classifier-free dropout
-            out = self.diffusion.training_loss(lambda x, k: self.tenc(x, h, k), x0, generator=generator)
+            out = self.diffusion.training_loss(lambda x, k, h=h: self.tenc(x, h, k), x0, generator=generator)
             loss = out["loss"].mean()                                               # = F.mse_loss(x0, x̂0)
             if c.aux_ce_weight > 0:  # NON-FAITHFUL: a Diffusion-LM-style "rounding" term against collapse
                 loss = loss + c.aux_ce_weight * F.cross_entropy(self.logits(out["x0_hat"], False), target)
