@@ -3,18 +3,14 @@
 This file only registers the pages (st.navigation), draws the shared sidebar and, after each run, writes the
 page's settings into the URL (views/url_state.py); each page lives in views/.
 """
-from pathlib import Path
-
 import streamlit as st
 
 from views import _common as C
 
-ROOT = Path(__file__).resolve().parent
-
 st.set_page_config(page_title="Diffusion in RecSys · classroom", page_icon="🌫️", layout="wide",
                    initial_sidebar_state="expanded")
 
-# (section, key, file, title, icon); pages of later issues are registered once their file exists
+# (section, key, file, title, icon)
 PAGES = [
     ("", "home", "views/home.py", "Home", ":material/home:"),
     ("Learn", "forward", "views/forward.py", "Forward noising", ":material/blur_on:"),
@@ -29,10 +25,9 @@ PAGES = [
 
 sections: dict = {}
 for section, key, path, title, icon in PAGES:
-    if (ROOT / path).exists():
-        page = st.Page(path, title=title, icon=icon, default=(key == "home"))
-        sections.setdefault(section, []).append(page)
-        C.PAGES[key] = page
+    page = st.Page(path, title=title, icon=icon, default=(key == "home"))
+    sections.setdefault(section, []).append(page)
+    C.PAGES[key] = page
 
 nav = st.navigation(sections)
 C.start_warm_up()       # once per process: every page's cached loads in a background thread (views/_common.py)

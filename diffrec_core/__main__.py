@@ -26,8 +26,8 @@ from pathlib import Path
 
 import torch
 
-from . import checkpoint, registry
-from .data.dataset import DataFormatError
+from . import checkpoint, precision, registry
+from .errors import DiffRecError
 from .methods.base import ConfigError
 from .pipeline import (TEACHING, build_model, instantiate, load_split, make_config, pick_device, pretrain_all,
                        pretrain_teaching, split_how)
@@ -208,6 +208,7 @@ def _progress(stream):
 
 
 def cmd_train(a) -> int:
+    a.precision = precision.check(a.precision, a.method)     # ConfigError: one line, exit 2
     if _needs_lists(a.method):
         with _one_thread():
             return _train_lists(a)
@@ -231,14 +232,15 @@ def cmd_train(a) -> int:
         return 2
     print(f"{a.method} on {split.name}: {split.n_users} users x {split.n_items} items, "
           f"{model.n_parameters():,} parameters, device {device}", file=sys.stderr)
-    res = fit(model, split, epochs=a.epochs, seed=a.seed, progress=None if a.quiet else _progress(sys.stderr))
+    res = fit(model, split, epochs=a.epochs, seed=a.seed, progress=None if a.quiet else _progress(sys.stderr),
+              precision=a.precision)
     print(f"\n{res.stopped}; best validation epoch {res.best_epoch}", file=sys.stderr)
     if a.out:
         checkpoint.save(model, a.out, split.name, {"valid": res.valid, "test": res.test, "best_epoch": res.best_epoch})
         print(f"checkpoint written to {a.out}", file=sys.stderr)
     out = {
         "method": a.method, "data": split.name, "preset": a.preset, "seed": a.seed, "device": str(device),
-        "best_epoch": res.best_epoch, "stopped": res.stopped,
+        "precision": a.precision, "best_epoch": res.best_epoch, "stopped": res.stopped,
         "valid": {k: v for k, v in res.valid.items() if k.split("@")[1] in ("10", "20")},
         "test": {k: v for k, v in res.test.items() if k.split("@")[1] in ("10", "20")},
         "parameters": model.n_parameters(), "diffusion_steps": model.n_diffusion_steps(),
@@ -260,6 +262,7 @@ def cmd_evaluate(a) -> int:
         method = str(json.loads((Path(a.checkpoint) / "config.json").read_text()).get("method", ""))
     except (OSError, ValueError, AttributeError):
         method = ""   # checkpoint.load below reports what is wrong with the checkpoint
+    a.precision = precision.check(a.precision, method)
     if _needs_lists(method):
         with _one_thread():
             return _evaluate_lists(a)
@@ -278,8 +281,9 @@ def cmd_evaluate(a) -> int:
         return 2
     model.attach(split)
     t0 = time.perf_counter()
-    res = evaluate(model, split)
-    out = {"method": meta["method"], "data": split.name, "valid": res["valid"], "test": res["test"],
+    res = evaluate(model, split, precision=a.precision)
+    out = {"method": meta["method"], "data": split.name, "precision": a.precision,
+           "valid": res["valid"], "test": res["test"],
            "parameters": model.n_parameters(), "eval_seconds": round(time.perf_counter() - t0, 3)}
     print(json.dumps(out) if a.json else "\n".join(f"{w}: {json.dumps(res[w])}" for w in res))
     return 0
@@ -394,6 +398,8 @@ def main(argv=None) -> int:
     t.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="override config fields, e.g. --set steps=20")
     t.add_argument("--device", default="auto", help="cpu | cuda | auto")
     t.add_argument("--seed", type=int, default=1)
+    t.add_argument("--precision", default="fp32", help="fp32 (default) | bf16: network forward passes under "
+                                                       "bfloat16 autocast (the DiffRec family; diffrec_core/precision.py)")
     t.add_argument("--out", default=None, help="write a checkpoint directory here")
     t.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     t.add_argument("--sessions", type=int, default=None, metavar="N", help="reranking methods: score only the first "
@@ -405,6 +411,7 @@ def main(argv=None) -> int:
     e.add_argument("--checkpoint", required=True)
     e.add_argument("--data", default="sample", help="'sample' or a path, as for train")
     e.add_argument("--device", default="auto")
+    e.add_argument("--precision", default="fp32", help="fp32 | bf16, as for train")
     e.add_argument("--json", action="store_true")
     e.add_argument("--sessions", type=int, default=None, metavar="N", help="reranking methods: as for train")
     e.set_defaults(fn=cmd_evaluate)
@@ -463,7 +470,7 @@ def main(argv=None) -> int:
     torch.set_flush_denormal(True)  # the trained reverse pass hits subnormal floats (docs/methods.md §4.2)
     try:
         return a.fn(a)
-    except (DataFormatError, FileNotFoundError, ConfigError, checkpoint.CheckpointError) as e:
+    except (DiffRecError, FileNotFoundError) as e:     # the project's own errors: a user's to fix
         return _error(e)
 
 

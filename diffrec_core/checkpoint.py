@@ -33,6 +33,7 @@ from safetensors.torch import save as st_save
 
 from . import limits, registry
 from .methods.base import ConfigError, Recommender, config_from_dict
+from .errors import DiffRecError
 
 FORMAT = "diffrec-checkpoint"
 VERSION = 1
@@ -48,7 +49,7 @@ _DTYPES = {torch.float64: "F64", torch.float32: "F32", torch.float16: "F16", tor
            torch.bool: "BOOL"}
 
 
-class CheckpointError(ValueError):
+class CheckpointError(DiffRecError, ValueError):
     """A checkpoint cannot be loaded; the message says why."""
 
 

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
+from .errors import DiffRecError
 
 MAP_FORMAT = "diffrec-item-map"
 MAP_VERSION = 1
@@ -46,7 +47,7 @@ DEFAULT_METHODS = ("diffurec", "dreamrec", "sasrec")
 KINDS = ("umap", "pca")
 
 
-class ItemMapError(ValueError):
+class ItemMapError(DiffRecError, ValueError):
     """An item-map file is missing, malformed or does not fit the model it is drawn for."""
 
 

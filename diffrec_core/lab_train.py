@@ -41,12 +41,13 @@ from .data import load_dataset, make_split
 from .data.dataset import InteractionLog, Split
 from .pipeline import build_model, make_config, split_how
 from .train import Protocol, ProtocolError, Selection, evaluate
+from .errors import DiffRecError
 
 MAX_CHECKPOINT_BYTES = 100 * 1024 ** 2   # DiffRec on ML-1M is 14 MB; the app's uploads are capped below this
 _LOCK = threading.Lock()       # one training chunk at a time in this process (see the module docstring)
 
 
-class LabError(ValueError):
+class LabError(DiffRecError, ValueError):
     """A Lab action cannot be done (a method that needs data this set lacks, bad settings, a bad checkpoint)."""
 
 

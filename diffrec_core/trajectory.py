@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 import numpy as np
+from .errors import DiffRecError
 
 SCHEMA_VERSION = 1
 
 
-class TrajectoryFormatError(ValueError):
+class TrajectoryFormatError(DiffRecError, ValueError):
     """A trajectory file is not one this version can read."""
 
 

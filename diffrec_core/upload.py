@@ -33,6 +33,7 @@ import numpy as np
 from . import limits
 from .data.dataset import DataFormatError, InteractionLog
 from .data.loaders import load_dataset
+from .errors import DiffRecError
 
 MAX_UPLOAD_BYTES = 50 * 1024 ** 2       # 50 MB: ML-1M's ratings.dat is 24 MB
 FORMATS = {
@@ -58,7 +59,7 @@ _MAGIC = [  # (prefix, what it is) - refused before decoding
 ]
 
 
-class UploadError(ValueError):
+class UploadError(DiffRecError, ValueError):
     """An uploaded file cannot be used; the message says what is wrong and, where possible, how to fix it."""
 
 

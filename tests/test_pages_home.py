@@ -13,10 +13,6 @@ def test_home_runs_with_picture_cards_world_and_tour():
     md = texts(at)
     for title in ("DiffRec", "T-DiffRec", "L-DiffRec", "DiffKG", "DiffuRec", "DreamRec", "DCDR"):
         assert f"#### {title}" in md, title
-    # honest: a card links to its page only where that page exists; the others say "page coming"
-    from conftest import REPO
-    later = {"DiffKG": "knowledge_graph", "DiffuRec": "embeddings", "DreamRec": "embeddings", "DCDR": "reranking"}
-    assert md.count("page coming") == sum(not (REPO / "views" / f"{p}.py").exists() for p in later.values())
     m = metrics(at)
     assert m["users"] == "1,000" and m["items"] == "500" and "injected noise" in m
     assert "A 10-minute tour" in [h.value for h in at.header][0]          # the tour's entry comes first

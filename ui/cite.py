@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional
+from diffrec_core.errors import DiffRecError
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "methods.md"
 DOC_NAME = "docs/methods.md"
@@ -26,7 +27,7 @@ _NUM = r"\d+(?:\.\d+)?"
 CITATION = re.compile(rf"docs/methods\.md §({_NUM}(?:-{_NUM})?(?:, §{_NUM}(?:-{_NUM})?)*)")
 
 
-class DocError(RuntimeError):
+class DocError(DiffRecError, RuntimeError):
     """The specification file is missing, too large, or has no numbered sections."""
 
 

@@ -35,13 +35,14 @@ from typing import Iterable, Optional, Sequence
 import numpy as np
 
 from diffrec_core.trajectory import SCHEMA_VERSION, Trajectory, TrajectoryFormatError
+from diffrec_core.errors import DiffRecError
 
 MAX_TRAJECTORY_BYTES = 64 * 1024 ** 2
 MAX_GIF_FRAMES = 200
 _KALEIDO_LOCK = threading.Lock()
 
 
-class ExportError(RuntimeError):
+class ExportError(DiffRecError, RuntimeError):
     """An export cannot be made here; the message says why and what to use instead."""
 
 

@@ -12,43 +12,22 @@ from .fmt import num, pct
 from .forward import HELDOUT, INTERACTED, NOISE, OTHER, _kind_traces, genre_shapes, genre_ticks, padded_range
 from .theme import COLORS, SYMBOLS, axis, base_layout
 
-# Methods of later issues: shown honestly as "page coming", never as a fake page. A registered method with the
-# same name replaces its entry here automatically.
-COMING = [
-    dict(name="diffurec", title="DiffuRec", paper="Li, Sun & Li, ACM TOIS 2024 (arXiv 2304.00686)",
-         diffused="the target item embedding, conditioned on the user's sequence", page="embeddings",
-         idea="Noise the next item's embedding and denoise it with a Transformer over the sequence."),
-    dict(name="dreamrec", title="DreamRec", paper="Yang et al., NeurIPS 2023 (arXiv 2310.20453)",
-         diffused="an 'oracle' next-item embedding, classifier-free guided", page="embeddings",
-         idea="Generate the ideal next item from noise, guided by the history; recommend its nearest items."),
-    dict(name="diffkg", title="DiffKG", paper="Jiang et al., WSDM 2024 (arXiv 2312.16890)",
-         diffused="an entity's row of the knowledge graph", page="knowledge graph",
-         idea="Denoise the item knowledge graph with diffusion, keep the strongest relations."),
-    dict(name="dcdr", title="DCDR", paper="Lin et al., WWW 2024 Companion (arXiv 2308.06982)",
-         diffused="a ranked list (discrete: swaps / replacements)", page="reranking",
-         idea="Corrupt a recommendation list by discrete swaps and learn to undo them (a paper-based reconstruction)."),
-]
-
 ORDER = ("diffrec", "tdiffrec", "ldiffrec", "diffkg", "diffurec", "dreamrec", "dcdr")
 PAGE_NAMES = {"forward": "Forward noising", "reverse": "Reverse denoising", "embeddings": "Embeddings",
               "knowledge graph": "Knowledge graph", "reranking": "Reranking", "compare": "Compare"}
 
 
 def method_cards(specs: Iterable, available_pages: Iterable[str]) -> List[dict]:
-    """One card per diffusion method: registered ones first (in registry order), then the coming ones.
-    ``status`` is 'open' where the method's page exists, else 'page coming'."""
+    """One card per registered diffusion method, in teaching order. ``status`` is 'open' where the method's page is
+    served (a page run on its own, as in tests, may have none)."""
     avail = set(available_pages)
-    cards, seen = [], set()
+    cards = []
     for s in specs:
         if getattr(s, "kind", "diffusion") != "diffusion":
             continue
         page = getattr(s, "page", "") or ""
         cards.append(dict(name=s.name, title=s.title, paper=s.paper, diffused=s.diffused, idea=s.idea, page=page,
-                          status="open" if page in avail else "page coming"))
-        seen.add(s.name)
-    for c in COMING:
-        if c["name"] not in seen:
-            cards.append(dict(c, status="open" if c["page"] in avail else "page coming"))
+                          status="open" if page in avail else "no page"))
     rank = {n: i for i, n in enumerate(ORDER)}
     return sorted(cards, key=lambda c: rank.get(c["name"], len(ORDER)))
 

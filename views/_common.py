@@ -17,6 +17,7 @@ from ui.theme import PRESENT_SCALE, plotly_config, present_css, scale_figure
 from views import page_params
 from views import url_state as U
 from views.url_state import Param, between, one_of  # noqa: F401  (re-exported: pages declare Params via C)
+from diffrec_core.errors import DiffRecError
 
 REPO = Path(__file__).resolve().parents[1]
 DATASETS = {"sample": "Sample world (1,000 users × 500 items)"}
@@ -29,7 +30,7 @@ TEACHING_PAGES = {"reverse": {"choice": "rv_model", "t_prime": "rv_tprime", "noi
 PAGES: dict = {}   # page key -> st.Page, filled by app.py (links fall back to plain text without it)
 
 
-class MissingModel(RuntimeError):
+class MissingModel(DiffRecError, RuntimeError):
     """No pretrained checkpoint for a method; the message says how to make one."""
 
 

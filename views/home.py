@@ -102,8 +102,6 @@ for n, card in enumerate(cards):
         page_name = home.PAGE_NAMES.get(card["page"], card["page"])
         if card["status"] == "open":
             C.page_link(card["page"], f"Open: {page_name}", icon=":material/arrow_forward:")
-        else:
-            st.markdown(f":material/construction: *{page_name} page coming*")
 base = home.baselines(specs)
 if base:
     st.markdown("**Baselines** for an honest comparison: " + ", ".join(base) + " (see Compare).")

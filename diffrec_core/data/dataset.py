@@ -17,9 +17,10 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from ..errors import DiffRecError
 
 
-class DataFormatError(ValueError):
+class DataFormatError(DiffRecError, ValueError):
     """A file did not have the expected format. The message names the file, the line and what was expected."""
 
 

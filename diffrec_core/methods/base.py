@@ -13,9 +13,10 @@ from torch import nn
 from ..data.dataset import Split
 from ..metrics import mask_scores, topk
 from ..trajectory import Trajectory
+from ..errors import DiffRecError
 
 
-class ConfigError(ValueError):
+class ConfigError(DiffRecError, ValueError):
     """A config has an unknown key or a value of the wrong type."""
 
 
@@ -65,6 +66,7 @@ class Recommender(nn.Module):
 
     name: ClassVar[str] = ""
     trainable: ClassVar[bool] = True   # False: prepare() is the whole fit (pop, EASE, ItemKNN)
+    autocast_ok: ClassVar[bool] = False   # True: checked to train and score under bf16 autocast (precision.py)
 
     def __init__(self, config, n_users: int, n_items: int):
         super().__init__()
