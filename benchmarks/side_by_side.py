@@ -3,6 +3,7 @@
     python benchmarks/side_by_side.py --authors /path/to/DiffRec --seeds 1 2 3
     python benchmarks/side_by_side.py --authors /path/to/DiffRec --seeds 1 2 3 --max-epochs 40 --json out.json
     python benchmarks/side_by_side.py --authors /path/to/DiffRec --seeds 1 --max-epochs 5 --ours-only
+    python benchmarks/side_by_side.py --combine ours.json authors.json --save     # into the versioned results file
 
 Where to get the authors' code (never shipped with this project, never downloaded by it):
 ``git clone https://github.com/YiyanXu/DiffRec && git -C DiffRec checkout d35a6c6`` - the commit our DiffRec
@@ -32,6 +33,10 @@ epoch, the epochs run, seconds per training epoch (theirs: the time between two 
 ours: ``fit``'s epoch timer), and per metric the difference of the means with its standard error
 ``sqrt(sd_ours^2/n + sd_theirs^2/n)``; "within" means |difference| <= 2 standard errors. The seeds of the two
 sides are different random streams (different code), so only the distributions are compared, never single runs.
+
+``--save`` appends the run (per-seed test metrics and selected epochs of both sides, the commits, the date, the
+machine) to ``benchmarks/results/side_by_side.json``, or replaces the row of the same method, data and budget; the
+statistics there are computed by ``diffrec_core.reproduction``, which the Compare page reads.
 """
 from __future__ import annotations
 
@@ -54,9 +59,24 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(HERE))
 
 from _floor import cpu_model  # noqa: E402
+from diffrec_core import reproduction as repro  # noqa: E402
 
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "diffrec_ml-1m_clean"
 AUTHORS_COMMIT = "d35a6c6"
+AUTHORS_REPO = "github.com/YiyanXu/DiffRec"
+# the methods with an authors' repository this script cannot run yet, and why (kept in the results file)
+NOT_RUN = (
+    {"method": "tdiffrec", "reason": "their T-DiffRec scripts also need kmeans_pytorch and LightGCN item embeddings; "
+                                     "a --method switch is not written yet"},
+    {"method": "ldiffrec", "reason": "their L-/LT-DiffRec scripts also need kmeans_pytorch and LightGCN item "
+                                     "embeddings; a --method switch is not written yet"},
+    {"method": "diffurec", "reason": "Amazon Beauty: their data loader reads pickles of their own preprocessing, so "
+                                     "the same-files condition needs a converter first"},
+    {"method": "dreamrec", "reason": "Amazon Beauty: their data loader reads pickles of their own preprocessing, so "
+                                     "the same-files condition needs a converter first"},
+    {"method": "diffkg", "reason": "its Model.py imports torch_scatter and places every tensor with .cuda(): needs a "
+                                   "CPU shim for scatter_sum / scatter_softmax and for the placement"},
+)
 METRICS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
 # DiffRec/main.py arguments of the tuned ML-1M (clean) run (README; inference.py's checkpoint name)
 ML1M_ARGS = ["--dataset=ml-1m_clean", "--lr=0.001", "--weight_decay=0.0", "--batch_size=400", "--dims=[200,600]",
@@ -168,18 +188,12 @@ def run_ours(data: Path, seed: int, max_epochs: int, preset: str) -> dict:
 
 
 # ------------------------------------------------------------------------------------------------ report
-def spread(v):
-    v = [float(x) for x in v if x is not None]
-    if not v:
-        return None, None
-    return statistics.mean(v), (statistics.stdev(v) if len(v) > 1 else 0.0)
-
-
 def fmt(mean, sd, d=4):
     return "n/a" if mean is None else f"{mean:.{d}f} ± {sd:.{d}f}"
 
 
 def report(ours: list, theirs: list) -> dict:
+    """Print the per-seed runs and, per column, the two sides' contrast (diffrec_core.reproduction.contrast)."""
     cols = [*METRICS, "best_epoch", "epochs_run", "epoch_s"]
 
     def get(r, c):
@@ -197,20 +211,51 @@ def report(ours: list, theirs: list) -> dict:
     print("\nmean ± sd over seeds; diff = ours - authors; within = |diff| <= 2 SE, SE = sqrt(sd_o²/n_o + sd_a²/n_a)")
     print(f"{'':12s} {'ours':>20s} {'authors':>20s} {'diff':>9s} {'2 SE':>8s}  within")
     for c in cols:
-        mo, so = spread(get(r, c) for r in ours)
-        ma, sa = spread(get(r, c) for r in theirs)
-        row = {"ours": [mo, so], "authors": [ma, sa]}
+        row = repro.contrast([get(r, c) for r in ours], [get(r, c) for r in theirs])
+        (mo, so), (ma, sa) = row["ours"], row["authors"]
         d = 4 if c in METRICS else 2
-        if mo is not None and ma is not None:
-            diff = mo - ma
-            se = (so ** 2 / len(ours) + sa ** 2 / len(theirs)) ** 0.5
-            row.update(diff=diff, two_se=2 * se, within=abs(diff) <= 2 * se)
-            print(f"{c:12s} {fmt(mo, so, d):>20s} {fmt(ma, sa, d):>20s} {diff:>9.{d}f} {2 * se:>8.{d}f}  "
-                  f"{'yes' if row['within'] else 'NO'}")
+        if "diff" in row:
+            within = "n/a (one seed)" if row["within"] is None else ("yes" if row["within"] else "NO")
+            print(f"{c:12s} {fmt(mo, so, d):>20s} {fmt(ma, sa, d):>20s} {row['diff']:>9.{d}f} "
+                  f"{row['two_se']:>8.{d}f}  {within}")
         else:
             print(f"{c:12s} {fmt(mo, so, d):>20s} {fmt(ma, sa, d):>20s}")
         summary[c] = row
     return summary
+
+
+def merged_info(infos: list, data_name: str) -> dict:
+    """One description of a run from the info of each process that took part (an --ours-only and an
+    --authors-only process, say); the settings that make it one experiment must agree."""
+    for k in ("max_epochs", "preset", "authors_commit", "seeds"):
+        vals = {json.dumps(i.get(k)) for i in infos}
+        if len(vals) > 1:
+            raise SystemExit(f"error: the runs to combine differ in {k} ({', '.join(sorted(vals))})")
+    first = infos[0]
+
+    def one(k):
+        vals = list(dict.fromkeys(str(i[k]) for i in infos if i.get(k) is not None))
+        return " / ".join(vals) if vals else None
+
+    return {"data": one("data") or data_name, "seeds": first.get("seeds"), "budget_epochs": first.get("max_epochs"),
+            "preset": first.get("preset"), "date": one("date"), "ours_commit": one("ours_commit"),
+            "authors": {"repository": AUTHORS_REPO, "commit": first.get("authors_commit")},
+            "machine": {"cpu": one("cpu"), "threads": one("threads"), "python": one("python"), "torch": one("torch")},
+            "shims": next((i["shims"] for i in infos if i.get("shims")), []),
+            "commands": [i["command"] for i in infos if i.get("command")]}
+
+
+def save(path: Path, infos: list, ours: list, theirs: list, data_name: str, note: str = "") -> None:
+    """Append this run to the versioned results file (or replace the row of the same method, data and budget)."""
+    if not ours or not theirs:
+        raise SystemExit("error: --save needs runs of both sides (combine an --ours-only and an --authors-only file)")
+    row = {"method": "diffrec", **merged_info(infos, data_name), "note": note,
+           "runs": {"ours": [repro.run_record(r) for r in ours], "authors": [repro.run_record(r) for r in theirs]}}
+    row["summary"] = repro.summarize(row["runs"]["ours"], row["runs"]["authors"])
+    doc = repro.load(path) if path.exists() else None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(repro.dumps(repro.upsert(doc, row, NOT_RUN)))
+    log(f"saved to {path}")
 
 
 def main(argv=None) -> int:
@@ -225,6 +270,10 @@ def main(argv=None) -> int:
     ap.add_argument("--authors-only", action="store_true")
     ap.add_argument("--keep-scratch", action="store_true")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--save", type=Path, nargs="?", const=repro.DEFAULT_PATH, metavar="RESULTS",
+                    help="append the run to the versioned results file (default "
+                         "benchmarks/results/side_by_side.json), replacing the row of the same method, data, budget")
+    ap.add_argument("--note", default="", help="with --save: a line kept with the row (e.g. uncommitted code)")
     ap.add_argument("--combine", type=Path, nargs="+", metavar="JSON",
                     help="only report: pool the runs of earlier --json files (e.g. one --ours-only and one "
                          "--authors-only process run side by side)")
@@ -233,7 +282,10 @@ def main(argv=None) -> int:
         files = [json.loads(f.read_text()) for f in a.combine]
         for f in files:
             print(json.dumps(f["info"]))
-        summary = report([r for f in files for r in f["ours"]], [r for f in files for r in f["authors"]])
+        ours, theirs = [r for f in files for r in f["ours"]], [r for f in files for r in f["authors"]]
+        summary = report(ours, theirs)
+        if a.save:
+            save(a.save, [f["info"] for f in files], ours, theirs, a.data.name, a.note)
         if a.json:
             a.json.write_text(json.dumps({"info": [f["info"] for f in files], "summary": summary}, indent=1))
         return 0
@@ -246,7 +298,8 @@ def main(argv=None) -> int:
     torch.set_num_threads(threads)
     info = {"date": time.strftime("%Y-%m-%d"), "cpu": cpu_model(), "threads": threads, "python":
             platform.python_version(), "torch": torch.__version__, "seeds": a.seeds, "max_epochs": a.max_epochs,
-            "command": " ".join(sys.argv), "authors_commit": AUTHORS_COMMIT, "preset": a.preset}
+            "command": " ".join(sys.argv), "authors_commit": AUTHORS_COMMIT, "preset": a.preset,
+            "data": a.data.name}
     try:
         info["ours_commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
                                              text=True).stdout.strip()
@@ -281,6 +334,8 @@ def main(argv=None) -> int:
             shutil.rmtree(scratch, ignore_errors=True)
     print(json.dumps({k: v for k, v in info.items() if k != "shims"}))
     summary = report(ours, theirs)
+    if a.save:
+        save(a.save, [info], ours, theirs, a.data.name, a.note)
     if a.json:
         a.json.write_text(json.dumps({"info": info, "ours": ours, "authors": theirs, "summary": summary}, indent=1))
     return 0

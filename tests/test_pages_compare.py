@@ -154,3 +154,36 @@ def test_live_comparison_runs_within_its_budget(fresh_caches):
     assert sorted(ys) == ["EASE", "TopPop"]
     assert any("Live results" in s for s in messages(at, "success"))
     json.dumps(live)                                              # plain numbers only in session state
+
+
+def test_reproduction_against_the_authors_code_is_shown(fresh_caches):
+    from diffrec_core import reproduction
+
+    doc = reproduction.load()                                    # the shipped benchmarks/results file
+    at = page("compare").run()
+    no_exception(at)
+    assert any(h.value == "Reproduced against the authors' code" for h in at.subheader)
+    table = frame_with(at, "within spread?")
+    assert len(table) == len(doc["rows"]) and "DiffRec" in table["method"].tolist()
+    assert set(table["within spread?"]) <= {"yes", "no", "not measured (one seed)"}
+    assert "Recall@20" in texts(at) and "the combined spread" in texts(at)
+    assert doc["rows"][0]["date"] in texts(at)
+    why = frame_with(at, "why not run")
+    assert {"T-DiffRec", "DiffKG", "DiffuRec", "DreamRec"} <= set(why["method"])
+
+
+@pytest.mark.parametrize("content, msg", [(None, "no side-by-side results file"), ("{oops", "not valid JSON"),
+                                          ('{"schema": "other"}', "not a side-by-side results file")])
+def test_a_missing_or_malformed_reproduction_file_is_a_message(monkeypatch, tmp_path, fresh_caches, content, msg):
+    from views import _compare as X
+
+    path = tmp_path / "side_by_side.json"
+    if content is not None:
+        path.write_text(content)
+    monkeypatch.setattr(X, "SIDE_BY_SIDE", str(path))
+    at = page("compare").run()
+    no_exception(at)
+    assert any(msg in w for w in messages(at, "warning"))
+    assert not any("within spread?" in df.value.columns for df in at.dataframe)
+    assert any("not ours" in h.value for h in at.subheader)              # the rest of the page still renders
+    assert frame_with(at, "caveats") is not None and at.button(key="cmp_live_run") is not None

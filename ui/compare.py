@@ -8,6 +8,7 @@ The older one-seed builders (``results_frame`` & co.) read ``pretrained/results.
 """
 from __future__ import annotations
 
+import math
 from typing import Dict, Mapping, Optional
 
 import numpy as np
@@ -15,6 +16,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from diffrec_core import compare as core
+from diffrec_core import reproduction as repro
 
 from .theme import COLORS, axis, base_layout
 
@@ -181,6 +183,106 @@ def from_pretrained(results: Mapping, titles: Optional[Mapping[str, str]] = None
     return {"schema": core.SCHEMA, "data": (results.get("data") or {}).get("name", "sample"),
             "seeds": [results.get("seed", 1)], "budget_seconds": None, "rows": rows, "stats": {},
             "denominator": "gt", "source": "pretrained/results.json"}
+
+
+# ------------------------------------------------------------------------------------------------ side by side
+def _metric_of(row: Mapping, metric: str) -> str:
+    """The page's metric where the reproduction measured it (it has no HR), else Recall@20."""
+    return metric if metric in row.get("summary", {}) else repro.HEADLINE
+
+
+def _n(c: Mapping) -> str:
+    no, na = c.get("n", [0, 0])
+    return f"n = {no}" if no == na else f"n = {no} ours, {na} theirs"
+
+
+def reproduction_verdict(c: Mapping) -> str:
+    """'yes' / 'no' / 'not measured' for one metric's contrast (diffrec_core.reproduction.contrast)."""
+    if "diff" not in c:
+        return "no runs"
+    return "not measured (one seed)" if c.get("within") is None else ("yes" if c["within"] else "no")
+
+
+def reproduction_sentence(row: Mapping, metric: str = "recall@20", title: Optional[str] = None) -> str:
+    """One reproduction in words, computed from its summary: the gap, whether every run of one side lies above
+    every run of the other, the gap against the combined spread 2 SE, the number of seeds, the budget."""
+    metric = _metric_of(row, metric)
+    c = row["summary"][metric]
+    name, lab = title or row.get("method", "?"), metric_label(metric)
+    budget = row.get("budget_epochs")
+    budget = "full protocol (no epoch cap)" if budget is None else f"budget {budget} epochs"
+    head = f"{name} on {row.get('data', '?')}"
+    if "diff" not in c:
+        return f"{head}: one side has no runs, so there is nothing to compare; {budget}."
+    diff, two_se = c["diff"], c["two_se"]
+    (mo, so), (ma, sa) = c["ours"], c["authors"]
+    rel = "above" if diff > 0 else "below" if diff < 0 else "level with"
+    s = (f"{head}: ours is {abs(diff):.4f} {lab} {rel} theirs ({mo:.4f} ± {so:.4f} against {ma:.4f} ± {sa:.4f})"
+         if rel != "level with" else f"{head}: ours is level with theirs on {lab} ({mo:.4f} against {ma:.4f})")
+    sep = c.get("separation")
+    if sep in ("above", "below") and min(c["n"]) > 1:
+        s += f"; every one of our runs is {sep} every one of theirs"
+    elif sep == "overlap":
+        s += "; the runs of the two sides overlap"
+    if c.get("within") is None:
+        s += f"; one seed on a side, so the spread is not measured and there is no verdict ({_n(c)})"
+    elif c["within"]:
+        s += f"; within the combined spread (2 SE = {two_se:.4f}) at {_n(c)}"
+    else:
+        ratio = abs(diff) / two_se if two_se > 0 else math.inf
+        how = "just beyond" if ratio < 2 else "beyond"
+        times = f"{ratio:.1f}×" if math.isfinite(ratio) else "infinitely many times (zero spread)"
+        s += f"; {how} the combined spread (2 SE = {two_se:.4f}, the gap is {times} it) at {_n(c)}"
+    return s + f"; {budget}."
+
+
+def reproduction_provenance(row: Mapping) -> str:
+    """When, at which commits, on which machine a reproduction ran, and its note."""
+    auth, mach = row.get("authors") or {}, row.get("machine") or {}
+    s = (f"{row.get('date', '?')}, our commit {row.get('ours_commit', '?')}, theirs {auth.get('repository', '?')} @ "
+         f"{auth.get('commit', '?')}, CPU {mach.get('cpu', '?')} ({mach.get('threads', '?')} thread(s) per side), "
+         f"torch {mach.get('torch', '?')}.")
+    return s + (f" {row['note']}" if row.get("note") else "")
+
+
+def reproduction_frame(doc: Mapping, metric: str = "recall@20", titles: Optional[Mapping[str, str]] = None
+                       ) -> pd.DataFrame:
+    """One row per reproduction: method, data, seeds, theirs, ours, gap, 2 SE, within the spread, and when,
+    at which commits and on which machine it ran."""
+    rows = []
+    for r in doc.get("rows", []):
+        m = _metric_of(r, metric)
+        c = r["summary"][m]
+        (mo, so), (ma, sa) = c["ours"], c["authors"]
+        auth = r.get("authors") or {}
+        rows.append({"method": (titles or {}).get(r["method"], r["method"]), "data": r.get("data"),
+                     "seeds": " ".join(str(x) for x in r.get("seeds") or []), "metric": metric_label(m),
+                     "theirs": "n/a" if ma is None else f"{ma:.4f} ± {sa:.4f}",
+                     "ours": "n/a" if mo is None else f"{mo:.4f} ± {so:.4f}",
+                     "gap": c.get("diff"), "2 SE": c.get("two_se"), "within spread?": reproduction_verdict(c),
+                     "budget": "full" if r.get("budget_epochs") is None else f"{r['budget_epochs']} epochs",
+                     "date": r.get("date"), "our commit": r.get("ours_commit"),
+                     "their code": f"{auth.get('repository', '?')} @ {auth.get('commit', '?')}",
+                     "machine": (r.get("machine") or {}).get("cpu")})
+    return pd.DataFrame(rows, columns=["method", "data", "seeds", "metric", "theirs", "ours", "gap", "2 SE",
+                                       "within spread?", "budget", "date", "our commit", "their code", "machine"])
+
+
+def reproduction_seeds_frame(row: Mapping) -> pd.DataFrame:
+    """Every run of one reproduction: side, seed, the test metrics at the selected epoch, the selected epoch."""
+    out = []
+    for side, label in (("ours", "ours"), ("authors", "theirs")):
+        for r in repro.runs_of(row, side):
+            out.append({"side": label, "seed": r.get("seed"),
+                        **{metric_label(m): (r.get("test") or {}).get(m) for m in repro.METRICS},
+                        "selected epoch": r.get("best_epoch"), "epochs run": r.get("epochs_run")})
+    return pd.DataFrame(out)
+
+
+def reproduction_not_run_frame(doc: Mapping, titles: Optional[Mapping[str, str]] = None) -> pd.DataFrame:
+    rows = [{"method": (titles or {}).get(n["method"], n["method"]), "why not run": n["reason"]}
+            for n in doc.get("not_run", [])]
+    return pd.DataFrame(rows, columns=["method", "why not run"])
 
 
 # ------------------------------------------------------------------------------------------------ one-seed (legacy)

@@ -18,6 +18,28 @@ INTERACTION_VECTOR = ("diffrec", "tdiffrec", "ldiffrec")     # trajectories via 
 STEP_METHODS = ("diffrec", "tdiffrec", "ldiffrec", "diffkg", "diffurec", "dreamrec")   # diffusion, per-user runs
 
 
+SIDE_BY_SIDE = str(C.REPO / "benchmarks" / "results" / "side_by_side.json")   # benchmarks/side_by_side.py --save
+
+
+@st.cache_data(show_spinner=False)
+def _side_by_side(path: str, mtime: float) -> dict:
+    from diffrec_core import reproduction
+
+    return reproduction.load(path)
+
+
+def side_by_side() -> tuple:
+    """(the side-by-side reproductions, None), or (None, why they cannot be shown): a missing, oversized or
+    malformed file is a message, never an exception on the page."""
+    from diffrec_core import reproduction
+
+    p = Path(SIDE_BY_SIDE)
+    try:
+        return _side_by_side(str(p), p.stat().st_mtime if p.exists() else 0.0), None
+    except reproduction.ReproductionError as e:
+        return None, str(e)
+
+
 def available_results() -> dict:
     """{label: path} of the precomputed comparisons that exist."""
     return {label: str(C.REPO / rel) for label, rel in RESULTS if (C.REPO / rel).exists()}

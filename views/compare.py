@@ -199,6 +199,33 @@ st.dataframe(P.papers_frame(None if which == "all" else which).drop(columns=["ro
                             "protocol": st.column_config.TextColumn(width="large")})
 st.caption(P.CRITIQUE)
 
+# ------------------------------------------------------------------------------------------------ authors' code
+st.subheader("Reproduced against the authors' code")
+st.markdown("Our implementation and the authors' own training script, run on **the same data files with the same "
+            "configuration**, several seeds each (`benchmarks/side_by_side.py`). The two sides' seeds are different "
+            "random streams, so the means are compared: the gap against the combined spread 2 SE, "
+            "`SE = sqrt(sd_ours²/n_ours + sd_theirs²/n_theirs)`. Computed from the per-seed runs in "
+            "`benchmarks/results/side_by_side.json`.")
+sbs, sbs_problem = X.side_by_side()
+if sbs_problem:
+    st.warning(f"The side-by-side results cannot be shown: {sbs_problem}", icon="📄")
+else:
+    if sbs["rows"]:
+        st.dataframe(U.reproduction_frame(sbs, metric, titles), hide_index=True, width="stretch", key="cmp_sbs",
+                     column_config={"gap": st.column_config.NumberColumn(format="%+.4f"),
+                                    "2 SE": st.column_config.NumberColumn(format="%.4f")})
+    for r in sbs["rows"]:
+        C.say(U.reproduction_sentence(r, metric, titles.get(r["method"])))
+        C.say(U.reproduction_provenance(r), lead="Run:")
+        with st.expander(f"{titles.get(r['method'], r['method'])}: every run"):
+            st.dataframe(U.reproduction_seeds_frame(r), hide_index=True, width="stretch",
+                         column_config={c: st.column_config.NumberColumn(format="%.4f")
+                                        for c in map(U.metric_label, U.METRICS)})
+    if sbs["not_run"]:
+        st.markdown("**Not reproduced yet** (the authors' code exists; why it has not been run side by side)")
+        st.dataframe(U.reproduction_not_run_frame(sbs, titles), hide_index=True, width="stretch",
+                     key="cmp_sbs_not_run", column_config={"why not run": st.column_config.TextColumn(width="large")})
+
 # ------------------------------------------------------------------------------------------------ live comparison
 st.subheader("Run the comparison live")
 st.markdown("Train the chosen methods on the sample world now, with a time budget: training stops between "
