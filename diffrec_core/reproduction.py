@@ -18,11 +18,7 @@ import statistics
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence
 
-try:                                   # the project's error base (diffrec_core/errors.py) where this tree has it
-    from .errors import DiffRecError
-    _BASES: tuple = (DiffRecError, ValueError)
-except ImportError:                    # pragma: no cover - a tree without it: a plain ValueError
-    _BASES = (ValueError,)
+from .errors import DiffRecError
 
 SCHEMA = "diffrec-side-by-side"
 VERSION = 1
@@ -32,7 +28,7 @@ HEADLINE = "recall@20"
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "benchmarks" / "results" / "side_by_side.json"
 
 
-class ReproductionError(*_BASES):
+class ReproductionError(DiffRecError, ValueError):
     """A side-by-side results file that is missing, too large, not JSON, or not of this schema."""
 
 

@@ -3,7 +3,6 @@ sessions; bad arguments are refused; and (slow) two real replicas behind nginx k
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
@@ -53,23 +52,14 @@ def test_check_writes_a_config_nginx_accepts(tmp_path):
 
 
 def _free_ports(n):
-    """A first port of n consecutive free loopback ports (bounded tries)."""
-    import random
-
-    rng = random.Random()
-    for _ in range(200):
-        base = rng.randrange(20000, 60000)
-        socks = [socket.socket() for _ in range(n)]
-        try:
-            for i, s in enumerate(socks):
-                s.bind(("127.0.0.1", base + i))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    pytest.skip("no free loopback ports")
+    """A first port of n consecutive free loopback ports: the load test's own search (bounded tries)."""
+    import sys
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from load_test import free_base_port
+    try:
+        return free_base_port(n)
+    except RuntimeError:
+        pytest.skip("no free loopback ports")
 
 
 def _get(url, cookie=None):
