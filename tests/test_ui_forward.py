@@ -11,7 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from diffrec_core.data.dataset import Split  # noqa: E402
 from diffrec_core.diffusion import PRESETS, GaussianDiffusion, ScheduleConfig  # noqa: E402
 from ui import data as uidata  # noqa: E402
-from ui import forward, stepper  # noqa: E402
+from ui import forward, schedule, stepper  # noqa: E402
 from ui.stepper import MAX_FRAMES  # noqa: E402
 
 GENRES = ["A", "B", "A", "C", "B", "A", "A", "C", "B", "A", "C", "A"]
@@ -255,7 +255,62 @@ def test_step_numbers_say_the_separability():
     x0 = s.rows([0])[0].astype(np.float64)
     clean = forward.step_numbers(d.schedule_table(), 0, d.T, x0, kinds, 12)
     assert "clean history" in clean and "AUC 1.000" in clean and "do not overlap" in clean
-    assert "recovers 100.0 % of the 12 items" in clean
+    assert "balanced accuracy 100.0 %" in clean and "plain accuracy 100.0 % of the 12 items" in clean
+    assert "75.0 % for “no interaction” everywhere" in clean           # 9 of the 12 items are not in the history
+
+
+def test_balanced_accuracy_and_the_all_zeros_baseline():
+    """At pure noise a sparse history's plain accuracy looks decent only because most items are negatives: the
+    balanced accuracy is at chance and the all-zeros baseline beats the threshold."""
+    rng = np.random.default_rng(1)
+    pos = np.zeros(500, bool)
+    pos[rng.choice(500, 25, replace=False)] = True
+    x = rng.normal(size=500)                                        # no signal left
+    sep = forward.separability(x, pos, threshold=0.01)
+    assert sep["baseline"] == 475 / 500
+    assert abs(sep["balanced_accuracy"] - 0.5) < 0.15
+    assert sep["accuracy"] < sep["baseline"]
+    hand = (np.mean(x[pos] > 0.01) + np.mean(x[~pos] <= 0.01)) / 2
+    assert abs(sep["balanced_accuracy"] - hand) < 1e-12
+    one_sided = forward.separability(np.array([1.0, 0.0, 0.0, 0.0]), np.array([True, False, False, False]), 2.0)
+    assert one_sided["accuracy"] == 0.75 and one_sided["balanced_accuracy"] == 0.5 and one_sided["baseline"] == 0.75
+    assert np.isnan(forward.separability(x[:3], np.zeros(3, bool), 0.1)["balanced_accuracy"])
+
+
+def test_step_numbers_at_pure_noise_show_the_baseline_beating_the_threshold():
+    s = tiny_split()
+    p = uidata.user_profile(s, 0)
+    d = GaussianDiffusion(ScheduleConfig("linear_var", 1000, 1.0, 1e-4, 0.02, None))
+    kinds = forward.item_kinds(p, 12)
+    x = forward.forward_states(d, s.rows([0])[0].astype(np.float64), [1000], forward.noise_draw(12, 0))[0]
+    half = schedule.terms_at(d.schedule_table(), 1000)["sqrt_alpha_bar"] / 2
+    sep = forward.separability(x, kinds > 0, threshold=half)
+    text = forward.step_numbers(d.schedule_table(), 1000, 1000, x, kinds, 12)
+    assert f"balanced accuracy {100 * sep['balanced_accuracy']:.1f} %" in text
+    assert "75.0 % for “no interaction” everywhere" in text
+
+
+def test_model_view_greys_the_ground_truth_and_reveal_restores_it():
+    s = tiny_split()
+    p = uidata.user_profile(s, 0)
+    ax = uidata.item_axis(GENRES, np.arange(12, dtype=float))
+    d = GaussianDiffusion(PRESETS["visible noise (teaching)"])
+    kinds = forward.item_kinds(p, 12)
+    steps = forward.frame_steps(d.T)
+    states = forward.forward_states(d, s.rows([0])[0].astype(np.float64), steps, forward.noise_draw(12, 0))
+    fig = forward.stepper_figure(states, steps, ax, kinds, d.schedule_table(), current_t=int(steps[-1]), T=d.T)
+    menu = next(m for m in fig.layout.updatemenus if any(b.label == forward.MODEL_VIEW for b in m.buttons))
+    hide, reveal = menu.buttons
+    assert hide.method == reveal.method == "restyle" and reveal.label == forward.REVEAL
+    style, idx = hide.args
+    names = [fig.data[i].name for i in idx]
+    assert {"not interacted", "interacted", "injected noise"} <= set(names)          # every ground-truth kind
+    assert any(fig.data[i].type == "bar" for i in idx)                                # and the histogram's groups
+    assert set(style["marker.color"]) == {forward.GREY} and not any(style["showlegend"])
+    assert all("interacted" not in h and "noise" not in h for h in style["hovertemplate"])
+    back, idx2 = reveal.args
+    assert idx2 == idx and back["marker.color"] == [fig.data[i].marker.color for i in idx]
+    assert len(set(back["marker.color"])) >= 3                                        # the kinds' own colours
 
 
 def test_forward_caption_is_data_driven():

@@ -15,7 +15,7 @@ import torch
 from .data import ItemAxis, UserProfile
 from .fmt import num, plural
 from .stepper import MAX_FRAMES, build, controls, cursor, frame_index, place, play_duration, text_panel
-from .theme import BAND, COLORS, SYMBOLS, axis, base_layout
+from .theme import BAND, COLORS, GREY, SYMBOLS, axis, base_layout
 
 OTHER, INTERACTED, NOISE, HELDOUT = 0, 1, 2, 3
 KIND_NAMES = {OTHER: "not interacted", INTERACTED: "interacted", NOISE: "injected noise",
@@ -152,12 +152,16 @@ def forward_figure(states: np.ndarray, steps: Sequence[int], ax: ItemAxis, kinds
 
 def separability(x: np.ndarray, positive: np.ndarray, threshold: Optional[float] = None) -> dict:
     """How well x_t still separates interacted items (``positive``) from the others: AUC (probability that a
-    random interacted item has the larger value, ties count half), accuracy of the threshold (default: half
-    the largest interacted value's expectation, √ᾱ/2 passed by the caller), and the extremes."""
+    random interacted item has the larger value, ties count half), and for the threshold (the caller passes
+    √ᾱ/2, half the interacted items' expected value) its plain accuracy, its balanced accuracy (the mean of the
+    hit rates on the interacted and on the other items, 0.5 = chance whatever the class sizes) and ``baseline``,
+    the plain accuracy of predicting "no interaction" for every item (the share of the other items: with a
+    sparse history it is close to 1, so a plain accuracy alone says little)."""
     x = np.asarray(x, dtype=np.float64)
     pos = np.asarray(positive, dtype=bool)
     n_pos, n_neg = int(pos.sum()), int((~pos).sum())
-    out = dict(n_pos=n_pos, n_neg=n_neg, auc=float("nan"), accuracy=float("nan"),
+    out = dict(n_pos=n_pos, n_neg=n_neg, auc=float("nan"), accuracy=float("nan"), balanced_accuracy=float("nan"),
+               baseline=n_neg / len(x) if len(x) else float("nan"),
                min_pos=float(x[pos].min()) if n_pos else float("nan"),
                max_neg=float(x[~pos].max()) if n_neg else float("nan"))
     if n_pos and n_neg:
@@ -171,7 +175,10 @@ def separability(x: np.ndarray, positive: np.ndarray, threshold: Optional[float]
         ranks[order] = avg[inv]
         out["auc"] = float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
     if threshold is not None and len(x):
-        out["accuracy"] = float(((x > threshold) == pos).mean())
+        above = x > threshold
+        out["accuracy"] = float((above == pos).mean())
+        if n_pos and n_neg:
+            out["balanced_accuracy"] = float((above[pos].mean() + (~above[~pos]).mean()) / 2)
     return out
 
 
@@ -245,8 +252,10 @@ def step_numbers(table, t: int, T: int, x: np.ndarray, kinds: np.ndarray, n_item
         overlap = (np.isfinite(sep["min_pos"]) and np.isfinite(sep["max_neg"]) and sep["min_pos"] > sep["max_neg"])
         tail = (f"interacted vs other items: AUC {sep['auc']:.3f} ("
                 + ("the groups do not overlap" if overlap else "0.5 = nothing left") + ")<br>"
-                f"thresholding at √ᾱ<sub>t</sub>/2 = {num(v['sqrt_alpha_bar'] / 2)} recovers "
-                f"{100 * sep['accuracy']:.1f} % of the {n_items} items")
+                f"thresholding at √ᾱ<sub>t</sub>/2 = {num(v['sqrt_alpha_bar'] / 2)}: balanced accuracy "
+                f"{100 * sep['balanced_accuracy']:.1f} % (50 % = chance)<br>"
+                f"its plain accuracy {100 * sep['accuracy']:.1f} % of the {n_items} items vs "
+                f"{100 * sep['baseline']:.1f} % for “no interaction” everywhere")
     return f"{head}   {eq}<br>{tail}"
 
 
@@ -322,11 +331,48 @@ def stepper_figure(states: np.ndarray, steps: Sequence[int], ax: ItemAxis, kinds
                            traces=hidx + marks + bars + list(range(base, base + len(curs) + 1))))
     menus, sliders = controls([f"t={int(t)}" for t in steps], [str(int(t)) for t in steps], ci,
                               "forward step t = ", play_duration(len(steps)), y=1.0)
+    menus.append(model_view_menu(data, hidx + bars, y=0.81))
     layout = base_layout(None, height=1000, barmode="overlay", bargap=0)
     layout.update(lay_axes, annotations=annotations, shapes=shapes, updatemenus=menus, sliders=sliders,
                   margin=dict(l=70, r=30, t=100, b=60))
     layout["legend"].update(y=0.81, yanchor="bottom")
     return build(data, frames, layout)
+
+
+MODEL_VIEW, REVEAL = "model's view", "reveal"
+
+
+def model_view_menu(data: Sequence[dict], idx: Sequence[int], y: float = 1.0, x: float = 1.0) -> dict:
+    """Two browser-side buttons over the traces ``idx`` of ``data`` (the hero's kinds, the histogram's groups):
+    "model's view" draws them all in one grey with one marker and hides their names (legend, hover), because the
+    denoiser sees x_t only, never which items were interacted, held out or injected; "reveal" restores each trace's
+    own colour, marker, size, legend entry and hover text. A restyle changes style only, so the frames (which set
+    y values) keep playing in either view."""
+    idx = [int(i) for i in idx]
+    orig = {"marker.color": [], "marker.symbol": [], "marker.size": [], "marker.line.width": [],
+            "showlegend": [], "hovertemplate": []}
+    grey = {k: [] for k in orig}
+    for i in idx:
+        tr = data[i]
+        m = tr.get("marker") or {}
+        is_bar = tr.get("type") == "bar"
+        orig["marker.color"].append(m.get("color"))
+        orig["marker.symbol"].append(None if is_bar else m.get("symbol"))
+        orig["marker.size"].append(None if is_bar else m.get("size"))
+        orig["marker.line.width"].append((m.get("line") or {}).get("width", 0))
+        orig["showlegend"].append(tr.get("showlegend", True))
+        orig["hovertemplate"].append(tr.get("hovertemplate"))
+        grey["marker.color"].append(GREY)
+        grey["marker.symbol"].append(None if is_bar else "circle")
+        grey["marker.size"].append(None if is_bar else _KIND_SIZE[OTHER] + 2)
+        grey["marker.line.width"].append(0)
+        grey["showlegend"].append(False)
+        grey["hovertemplate"].append("x_t ≈ %{x:.4g}<br>%{y:.1f} % of the group<extra></extra>" if is_bar
+                                     else "item %{customdata}: x_t = %{y:.4f}<extra></extra>")
+    buttons = [dict(label=MODEL_VIEW, method="restyle", args=[grey, idx]),
+               dict(label=REVEAL, method="restyle", args=[orig, idx])]
+    return dict(type="buttons", direction="left", showactive=True, active=1, x=x, y=y, xanchor="right",
+                yanchor="bottom", pad=dict(t=0, b=4), font=dict(size=15), buttons=buttons)
 
 
 def history_caption(profile: UserProfile) -> str:

@@ -112,7 +112,9 @@ states = forward.forward_states(diffusion, x0, steps, eps)
 fig = forward.stepper_figure(states, steps, ax, kinds, table, split.item_titles, current_t=t0, T=T)
 C.chart(fig, key="fw_hero", filename=f"forward_user{user}")
 C.say(forward.history_caption(profile) + " Press ▶ or drag the step slider: the vector, the curves' marker, the "
-      "histogram and the numbers at the top follow the step in your browser.")
+      "histogram and the numbers at the top follow the step in your browser. "
+      f"“{forward.MODEL_VIEW}” greys out which items were interacted (the model sees x_t only): at t = T the "
+      f"history is invisible; “{forward.REVEAL}” shows the colours again.")
 st.caption(f"T = {T} steps" + (f"; the figure holds {len(steps)} of them (evenly spaced, t = 0 and T included), "
                                "the curves every step." if len(steps) < T + 1 else ", one frame each.")
            + f" It opens on t = {t0}" + (" (from the link)." if "fw_step" in applied else ".")
