@@ -43,7 +43,7 @@ def test_page_runs_step_by_step_with_the_comparison():
     step = at.slider(key="rr_step")
     assert step.value == step.max >= 2                                   # starts at the evaluator's pick
     t = texts(at)
-    assert "DCDR-P · swaps, beam width 3" in t and "stopped because" in t
+    assert "DCDR-P · swaps, beam width B = 3" in t and "stopped because" in t
     names = c["rr_utility"]["data"][0]["y"]
     assert {"DCDR-P", "DCDR-T", "Greedy (evaluator score)", "MMR (diversity)", "PRM (attention)",
             "Random + evaluator", "input list (no reranking)"} <= set(names)
@@ -72,7 +72,7 @@ def test_settings_variant_beam_condition_and_steps():
     assert "DCDR-T · replacements" in texts(at)
     at.slider(key="rr_beam").set_value(1).run()
     no_exception(at)
-    assert "beam width 1" in texts(at)
+    assert "beam width B = 1" in texts(at)
     at.radio(key="rr_cond").set_value("click").run()
     no_exception(at)
     assert "clicks only" in texts(at)

@@ -10,7 +10,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from diffrec_core.trajectory import Trajectory  # noqa: E402
 from ui import reranking as R  # noqa: E402
-from ui.theme import CATEGORICAL, COLORS  # noqa: E402
+from ui.theme import CATEGORICAL, COLORS, GREY  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 TITLES = [f"Item number {i}" for i in range(20)]
@@ -32,7 +32,7 @@ def make_traj(variant="P"):
               {"items": s1, "logp": -3.2, "u_hat": 1.4, "move": "no-op", "parent": 0}]]
     meta = {"variant": variant, "condition": "like", "beam": 2, "beams": beams, "stop": "evaluator",
             "stop_text": "the evaluator's best Û did not improve on the previous step",
-            "output_from": "step 1, beam 1",
+            "output_from": "step 1, beam 1", "output_at": [1, 0],
             "u_init": 1.0, "u_output": 1.4, "step_kinds": ["reverse", "reverse", "select"], "init": init}
     betas = np.linspace(0.3, 0.9, 6)
     return Trajectory(method="dcdr", steps=np.array([3, 2, 0]), states=states, x0_hat=x0, final=x0[-1],
@@ -51,7 +51,7 @@ def test_grid_rows_and_changed_masks():
     np.testing.assert_array_equal(np.flatnonzero(masks[1]), [0, 2])
     np.testing.assert_array_equal(np.flatnonzero(masks[2]), [3, 4])
     np.testing.assert_array_equal(np.flatnonzero(masks[3]), [3, 4])        # the pick goes back to step 1's list
-    assert R.step_moves(tr) == ["swap 1 ↔ 3", "swap 4 ↔ 5", "picked step 1, beam 1"]
+    assert R.step_moves(tr) == ["swap 1 ↔ 3", "swap 4 ↔ 5", "picked k = 3 · beam 1"]    # the grid's labels
 
 
 def test_beam_rows_and_steps_figure():
@@ -68,7 +68,9 @@ def test_beam_rows_and_steps_figure():
     widths = np.asarray(grid.marker.line.width)
     # changed vs parent: beam 1 of k=3 (2 swapped), beam 1 of k=2 (2), beam 2 of k=2 = its parent (0), pick (2)
     assert (widths > 0).sum() == 2 + 0 + 2 + 0 + 2
-    assert list(grid.marker.color[:5]) == [CATEGORICAL[g] for g in GENRE[:5]]
+    assert list(grid.marker.color[:5]) == [R.GENRE_COLORS[g] for g in GENRE[:5]]
+    assert COLORS["noise"] not in set(grid.marker.color)               # vermillion means "injected noise / wrong"
+    assert CATEGORICAL[3] == COLORS["noise"] and R.GENRE_COLORS[3] != COLORS["noise"]
     assert grid.text[0] == "Item<br>number 0"
     assert [t.name for t in fig.data[1:]] == ["A", "B", "C", "D", "changed"]
     shape = fig.layout.shapes[0]
@@ -85,10 +87,26 @@ def test_beams_frame_and_captions():
     assert df["move"].tolist() == ["swap 1 ↔ 3", "no-op"] and df["log-prob"].tolist() == [-1.5, -1.7]
     assert R.beams_frame(tr, 99, TITLES)["move"].tolist() == ["swap 4 ↔ 5", "no-op"]      # clamped
     cap = R.run_caption(tr, TITLES)
-    assert "beam width 2" in cap and "2 reverse steps" in cap and "did not improve" in cap and "step 1, beam 1" in cap
+    assert "beam width B = 2" in cap and "2 reverse steps" in cap and "did not improve" in cap
+    assert "k = 3 · beam 1" in cap
+    assert "step 1, beam 1" not in cap
+    tr.meta["output_at"] = [2, 1]
+    assert "k = 2 · beam 2" in R.run_caption(tr, TITLES) and "k = 2 · beam 2" in R.step_caption(tr, 3, TITLES)
     assert "x_init" in R.step_caption(tr, 0, TITLES)
     assert "k = 3" in R.step_caption(tr, 1, TITLES) and "swap 1 ↔ 3" in R.step_caption(tr, 1, TITLES)
     assert "keeps the best" in R.step_caption(tr, 3, TITLES)
+
+
+def test_stop_sentence_follows_the_beam_width():
+    meta = {"stop": "no-op", "beam": 3, "stop_text": "core text (with B = 1: the most likely move was the no-op)"}
+    s3 = R.stop_sentence(meta)
+    assert "all 3 beams" in s3 and "B = 1" not in s3
+    assert "most likely move was the no-op" in R.stop_sentence({**meta, "beam": 1})
+    assert R.stop_sentence({"stop": "steps", "stop_text": "all reverse steps were run"}) == "all reverse steps were run"
+    tr = make_traj()
+    tr.meta.update(stop="no-op", beam=3, stop_text=meta["stop_text"])
+    cap = R.run_caption(tr, TITLES)
+    assert "B = 3" in cap and "with B = 1" not in cap
 
 
 @pytest.mark.parametrize("variant", ["P", "T"])
@@ -123,9 +141,17 @@ def test_compare_frame_moves_diversity_and_figures():
     assert list(fig.data[0].y) == ["input", "DCDR-T", "DCDR-P"]               # sorted, best at the top
     assert fig.data[0].marker.color[-1] == COLORS["diffusion"] and fig.data[0].marker.color[0] == COLORS["baseline"]
     lo, hi = fig.layout.xaxis.range
-    assert lo <= 2.0 and hi >= 3.0 and len(fig.layout.shapes) == 2
+    assert lo == 0 and hi >= 3.0 and len(fig.layout.shapes) == 2          # zero-based: lengths are the utilities
     cap = R.compare_caption(df, 3.0)
-    assert "DCDR-P" in cap and "3.00" in cap
+    assert "best method is DCDR-P" in cap and "3.00" in cap and "0.5 above it" in cap
+    entries["best list of all candidates (ground truth)"] = {"items": [4, 3, 2, 1, 0], "utility": 3.0, "u_hat": 0}
+    with_ref = R.compare_frame(entries, before, GENRE, TITLES)
+    cap = R.compare_caption(with_ref, 3.0)
+    assert "best method is DCDR-P" in cap and "ground truth" not in cap.split("best method is")[1].split("(")[0]
+    assert "a ground-truth reference, not a method" in cap
+    ref_fig = R.utility_figure(with_ref, best=3.0)
+    assert ref_fig.data[0].marker.color[list(ref_fig.data[0].y).index(
+        "best list of all candidates (ground truth)")] == GREY
     mv = R.moves_figure(before, [9, 1, 2, 3, 4], TITLES)
     moved = next(t for t in mv.data if t.name == "moved")
     assert list(moved.y[:2]) == [1, 6] and list(moved.y[3:5]) == [6, 1]         # item 0 out, item 9 in

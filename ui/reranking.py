@@ -27,6 +27,17 @@ from .theme import CATEGORICAL, COLORS, GREY, OKABE_ITO, axis, base_layout
 CONDITION_LABELS = {"like": "likes at every position (click + like)", "click": "clicks only (click, no like)",
                     "none": "no condition (unconditioned)"}
 VARIANT_LABELS = {"P": "DCDR-P · swaps", "T": "DCDR-T · replacements"}
+# Genre colours: the categorical palette without vermillion, which means "injected noise / wrong" on every page
+# (theme.COLORS["noise"]); a genre drawn in it would read as an error.
+GENRE_COLORS = [c for c in CATEGORICAL if c != COLORS["noise"]]
+REFERENCE_TAG = "(ground truth)"          # rows built from the sample world's truth: references, not methods
+
+
+def is_reference(name: str) -> bool:
+    """A comparison row computed from the sample world's ground truth (an oracle list), not by a method."""
+    return REFERENCE_TAG in str(name)
+
+
 RECON_NOTE = ("DCDR has no public code. This is the project's reconstruction from the paper ("
               + link("2.7") + "): the forward processes, the network, the beam search and the stopping rules are our "
               "design choices.")
@@ -65,8 +76,36 @@ def step_moves(traj) -> List[str]:
     out = []
     for s in range(1, len(beams)):
         out.append(beams[s][0].get("move", "") if beams[s] else "")
-    out.append(f"picked {traj.meta.get('output_from', '?')}")
+    out.append(f"picked {pick_label(traj)}")
     return out
+
+
+def beam_label(traj, s: int, b: int) -> str:
+    """The one name of beam ``b`` (0-based) after reverse step ``s`` (1-based; 0 = x_init): "k = 3 · beam 2", the
+    reverse step's k as in the grid's rows, not the step's running number."""
+    if int(s) <= 0:
+        return "x_init"
+    k = int(traj.steps[int(s) - 1]) if int(s) - 1 < len(traj.steps) else int(s)
+    return f"k = {k} · beam {int(b) + 1}"
+
+
+def pick_label(traj) -> str:
+    """The evaluator's pick in the grid's labelling (from ``meta['output_at']``; the core's text if absent)."""
+    at = traj.meta.get("output_at")
+    if at is None or len(at) != 2:
+        return str(traj.meta.get("output_from", "?"))
+    return beam_label(traj, int(at[0]), int(at[1]))
+
+
+def stop_sentence(meta: dict) -> str:
+    """Why the run stopped, said for the beam width it ran with (the no-op rule reads differently for B = 1)."""
+    stop, B = meta.get("stop"), meta.get("beam")
+    if stop == "no-op":
+        if B is not None and int(B) == 1:
+            return "the most likely move was the no-op: the list stopped changing"
+        return (f"all {plural(int(B), 'beam')} came out as the lists they went in: the lists stopped changing"
+                if B is not None else "the lists stopped changing")
+    return str(meta.get("stop_text", "?"))
 
 
 # ------------------------------------------------------------------------------------------------ figures
@@ -80,15 +119,14 @@ def beam_rows(traj) -> List[dict]:
     rows = [{"label": "x_init", "sub": "the input list", "items": x_init, "parent": None, "group": 0,
              "chosen": out_at == [0, 0]}]
     for s in range(1, len(beams)):
-        k = int(traj.steps[s - 1]) if s - 1 < len(traj.steps) else s
         for b, bm in enumerate(beams[s]):
             par = bm.get("parent", 0)
             parent = beams[s - 1][par]["items"] if 0 <= par < len(beams[s - 1]) else None
-            rows.append({"label": f"k = {k} · beam {b + 1}",
+            rows.append({"label": beam_label(traj, s, b),
                          "sub": f"{bm.get('move', '')} · Û {num(bm.get('u_hat', np.nan))}",
                          "items": [int(v) for v in bm["items"]], "parent": parent, "group": s,
                          "chosen": out_at == [s, b]})
-    rows.append({"label": "output", "sub": f"evaluator's pick: {m.get('output_from', '?')}",
+    rows.append({"label": "output", "sub": f"evaluator's pick: {pick_label(traj)}",
                  "items": [int(v) for v in traj.x0_hat[-1, 0]], "parent": x_init, "group": len(beams),
                  "chosen": False})
     return rows
@@ -129,7 +167,7 @@ def steps_figure(traj, titles: Sequence[str], item_genre: Sequence[int], genre_n
             text.append(_wrap(name))
             hover.append(f"{name}<br>{genre_names[g]} · item {it}<br>{row['label']}, position {p + 1}"
                          + ("<br><b>changed here</b>" if changed else ""))
-            colors.append(CATEGORICAL[g % len(CATEGORICAL)])
+            colors.append(GENRE_COLORS[g % len(GENRE_COLORS)])
             lw.append(3.5 if changed else 0.0)
             gidx.append(g)
     fig = go.Figure(go.Bar(
@@ -139,7 +177,7 @@ def steps_figure(traj, titles: Sequence[str], item_genre: Sequence[int], genre_n
         marker=dict(color=colors, line=dict(color=OKABE_ITO["black"], width=lw), opacity=0.92)))
     for g in sorted(set(gidx)):
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=genre_names[g],
-                                 marker=dict(symbol="square", size=14, color=CATEGORICAL[g % len(CATEGORICAL)])))
+                                 marker=dict(symbol="square", size=14, color=GENRE_COLORS[g % len(GENRE_COLORS)])))
     fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name="changed",
                              marker=dict(symbol="square-open", size=14, color=OKABE_ITO["black"],
                                          line=dict(width=3))))
@@ -203,25 +241,26 @@ def moves_figure(before: Sequence[int], after: Sequence[int], titles: Sequence[s
 
 
 def utility_figure(df: pd.DataFrame, best: Optional[float] = None, start: Optional[float] = None) -> go.Figure:
-    """Horizontal bars of the true expected utility of each method's list; the best possible list and the input
-    list as vertical lines."""
+    """Horizontal bars of the true expected utility of each method's list on a zero-based axis (bar lengths are
+    the utilities, so a difference of 0.15 on 2.8 looks as small as it is); the value at each bar's end, the best
+    possible list and the input list as vertical lines. Ground-truth reference rows are grey."""
     d = df.sort_values("expected utility", ascending=True)
-    colors = [COLORS["diffusion"] if str(m).startswith("DCDR") else GREY if "ground truth" in str(m)
+    colors = [COLORS["diffusion"] if str(m).startswith("DCDR") else GREY if is_reference(m)
               else COLORS["baseline"] for m in d["method"]]
     fig = go.Figure(go.Bar(x=d["expected utility"], y=d["method"], orientation="h", marker_color=colors,
                            text=[num(v) for v in d["expected utility"]], textposition="outside",
                            hovertemplate="%{y}: U = %{x:.3f}<extra></extra>", showlegend=False))
     shapes = []
-    lo = float(d["expected utility"].min())
-    hi = float(d["expected utility"].max())
+    hi = max(float(d["expected utility"].max()), 0.0) if len(d) else 1.0
     for val, dash, color in ((best, "dash", OKABE_ITO["green"]), (start, "dot", OKABE_ITO["black"])):
         if val is not None and np.isfinite(val):
             shapes.append(dict(type="line", xref="x", yref="paper", x0=val, x1=val, y0=0, y1=1,
                                line=dict(color=color, width=2, dash=dash)))
-            lo, hi = min(lo, val), max(hi, val)
-    pad = 0.15 * max(hi - lo, 0.05)
+            hi = max(hi, float(val))
+    lo = min(0.0, float(d["expected utility"].min())) if len(d) else 0.0
     fig.update_layout(**base_layout(height=110 + 38 * len(d), legend=False), shapes=shapes,
-                      xaxis=axis("true expected utility U (sample world)", range=[max(0.0, lo - pad), hi + pad]),
+                      xaxis=axis("true expected utility U (sample world)", range=[lo, 1.15 * max(hi, 1e-9)],
+                                 zeroline=True),
                       yaxis=axis("", showgrid=False))
     return fig
 
@@ -301,10 +340,10 @@ def run_caption(traj, titles: Sequence[str]) -> str:
     n_rev = sum(1 for k in m.get("step_kinds", []) if k == "reverse")
     cond = CONDITION_LABELS.get(m.get("condition", ""), m.get("condition", ""))
     u0, u1 = m.get("u_init", np.nan), m.get("u_output", np.nan)
-    src = m.get("output_from", "?")
+    src = pick_label(traj)
     what = ("kept the input list" if src == "x_init" else f"picked the list of {src}")
-    return (f"{VARIANT_LABELS.get(m.get('variant'), 'DCDR')}, beam width {m.get('beam')}, condition: {cond}. "
-            f"It ran {plural(n_rev, 'reverse step')} and stopped because {m.get('stop_text', '?')}. "
+    return (f"{VARIANT_LABELS.get(m.get('variant'), 'DCDR')}, beam width B = {m.get('beam')}, condition: {cond}. "
+            f"It ran {plural(n_rev, 'reverse step')} and stopped because {stop_sentence(m)}. "
             f"The evaluator {what}: Û {num(u0)} → {num(u1)}.")
 
 
@@ -316,7 +355,7 @@ def step_caption(traj, row: int, titles: Sequence[str]) -> str:
                 f"step k = {int(traj.steps[0]) if len(traj.steps) else '?'} and denoises from there.")
     r = rows[row]
     if r["kind"] == "select":
-        return (f"The evaluator scores x_init and every beam it met and keeps the best ({traj.meta.get('output_from')}"
+        return (f"The evaluator scores x_init and every beam it met and keeps the best ({pick_label(traj)}"
                 f", Û {num(traj.meta.get('u_output', np.nan))}).")
     moves = step_moves(traj)
     beams = traj.meta.get("beams", [])
@@ -328,14 +367,20 @@ def step_caption(traj, row: int, titles: Sequence[str]) -> str:
 
 
 def compare_caption(df: pd.DataFrame, best_u: float) -> str:
+    """The best method on this list (ground-truth reference rows excluded: they are oracles, not methods), its
+    gain over the input, how far it is from the best possible list, and what DCDR did."""
     if not len(df):
         return ""
-    d = df.sort_values("expected utility", ascending=False)
+    d = df[~df["method"].map(is_reference)].sort_values("expected utility", ascending=False)
+    ref = f"the best possible list of these candidates (a ground-truth reference, not a method) reaches {num(best_u)}"
+    if not len(d):
+        return f"No method ran; {ref}."
     top = d.iloc[0]
-    dc = d[d["method"].str.startswith("DCDR")]
+    gap = float(best_u) - float(top["expected utility"])
     s = (f"On this list the best method is {top['method']} (U = {num(top['expected utility'])}, "
-         f"{num(top['gain vs input'])} over the input); the best possible list of these candidates reaches "
-         f"{num(best_u)}.")
+         f"{num(top['gain vs input'])} over the input); {ref}"
+         + (f", {num(gap)} above it." if np.isfinite(gap) and gap > 0 else ", and the method matches it."))
+    dc = d[d["method"].str.startswith("DCDR")]
     if len(dc):
         r = dc.iloc[0]
         s += (f" {r['method']} reaches {num(r['expected utility'])} and moved {plural(int(r['moved']), 'position')}.")

@@ -250,7 +250,8 @@ with g1:
 with g2:
     C.equation_panel(R.step_equation(traj, row), columns=2)
 beam_row = min(row, len(traj.meta.get("beams", [])) - 1)
-st.markdown(f"**Beams after {'x_init' if beam_row == 0 else f'reverse step {beam_row}'}** "
+beam_k = "x_init" if beam_row == 0 else f"k = {rows[beam_row]['k']}"         # the grid's labelling
+st.markdown(f"**Beams after {beam_k}** "
             f"(condition: {R.CONDITION_LABELS[cond]})")
 st.dataframe(R.beams_frame(traj, beam_row, titles), hide_index=True, width="stretch",
              column_config={"log-prob": st.column_config.NumberColumn(format="%.2f"),
@@ -264,8 +265,9 @@ k1, k2 = st.columns([1.3, 1])
 with k1:
     C.chart(R.utility_figure(df, best=best_u, start=entries["_input"]["utility"]), key="rr_utility",
             filename=f"rerank_session{session}_utility")
-    st.caption("Bars: the true expected utility of each method's list (clicks + 2 × likes, exact under the sample "
-               "world's response model). Dotted line: the input list; dashed: the best list of all candidates.")
+    st.caption("Bars (from zero): the true expected utility of each method's list (clicks + 2 × likes, exact under "
+               "the sample world's response model); grey bars are ground-truth references, not methods. Dotted "
+               "line: the input list; dashed: the best list of all candidates.")
 with k2:
     C.chart(R.moves_figure(current, res["output"], titles, label_after=f"DCDR-{variant}"), key="rr_moves",
             filename=f"dcdr_{variant}_session{session}_moves")
