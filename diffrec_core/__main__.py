@@ -399,7 +399,7 @@ def main(argv=None) -> int:
     t.add_argument("--device", default="auto", help="cpu | cuda | auto")
     t.add_argument("--seed", type=int, default=1)
     t.add_argument("--precision", default="fp32", help="fp32 (default) | bf16: network forward passes under "
-                                                       "bfloat16 autocast (the DiffRec family; diffrec_core/precision.py)")
+                                                       "bfloat16 autocast (the DiffRec family; see precision.py)")
     t.add_argument("--out", default=None, help="write a checkpoint directory here")
     t.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     t.add_argument("--sessions", type=int, default=None, metavar="N", help="reranking methods: score only the first "

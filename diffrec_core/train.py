@@ -30,9 +30,11 @@ from typing import Callable, Dict, Optional
 import numpy as np
 import torch
 
+from . import precision as _precision
 from .data.dataset import Split
 from .metrics import average, mask_scores, ranking_metrics, topk
 from .methods.base import Recommender
+from .errors import DiffRecError
 
 KS = (10, 20)
 TEST_SELECTION = "test (authors' protocol)"     # DiffKG's Main.py keeps the best test epoch: reproduction only
@@ -41,7 +43,7 @@ SELECT_RULES = ("metric", "any")
 STOP_CHECKS = ("after_eval", "before_epoch")
 
 
-class ProtocolError(ValueError):
+class ProtocolError(DiffRecError, ValueError):
     """A training-protocol switch has a value this module does not know."""
 
 
@@ -156,7 +158,7 @@ def _seen(split: Split, users, which: str) -> torch.Tensor:
 
 @torch.no_grad()
 def evaluate(model: Recommender, split: Split, which=("valid", "test"), ks=None, batch_size: int = 2048,
-             denominator: Optional[str] = None) -> Dict[str, Dict[str, float]]:
+             denominator: Optional[str] = None, precision: str = "fp32") -> Dict[str, Dict[str, float]]:
     """Full-ranking metrics with seen items masked (train for valid; train+valid for test).
 
     Where the test pass reads the same input as the validation pass (``model.test_uses_valid`` is False), one
@@ -166,7 +168,9 @@ def evaluate(model: Recommender, split: Split, which=("valid", "test"), ks=None,
     cut-offs; default 10 and 20), ``mask_seen`` (default True; DiffuRec/DreamRec/SASRec default False, as their
     papers do not mask), and ``model.scores_padding`` - the faithful DiffuRec/DreamRec ranking in which the
     padding item competes for a place in the top K (``score(..., with_padding=True)`` appends its column);
-    ``eval_batch_mean`` / ``eval_drop_last`` change the averaging (:func:`reduce_metrics`).
+    ``eval_batch_mean`` / ``eval_drop_last`` change the averaging (:func:`reduce_metrics`). ``precision``
+    'bf16' runs the scoring passes under autocast (:mod:`diffrec_core.precision`); the scores are cast to float32
+    before masking and top-K either way.
     """
     denominator = denominator or getattr(model.config, "metric_denominator", "gt")
     batch_mean = int(getattr(model.config, "eval_batch_mean", 0) or 0)
@@ -180,8 +184,11 @@ def evaluate(model: Recommender, split: Split, which=("valid", "test"), ks=None,
     ngt: Dict[str, list] = {w: [] for w in which}
     users_all = np.arange(split.n_users)
 
+    amp = _precision.autocast(precision, model.device)
+
     def scores(users, w):
-        return model.score(split, users, w, with_padding=True) if with_pad else model.score(split, users, w)
+        with amp:
+            return model.score(split, users, w, with_padding=True) if with_pad else model.score(split, users, w)
 
     for i in range(0, split.n_users, batch_size):
         users = users_all[i:i + batch_size]
@@ -235,7 +242,8 @@ def reduce_metrics(per_user: Dict[str, torch.Tensor], n_gt: torch.Tensor, denomi
 def fit(model: Recommender, split: Split, epochs: Optional[int] = None, seed: int = 1, select: Optional[str] = None,
         eval_every: Optional[int] = None, patience: Optional[int] = None,
         progress: Optional[Callable[[dict], None]] = None, should_stop: Optional[Callable[[], bool]] = None,
-        eval_batch: int = 2048, evaluate_test: bool = True, budget_seconds: Optional[float] = None) -> FitResult:
+        eval_batch: int = 2048, evaluate_test: bool = True, budget_seconds: Optional[float] = None,
+        precision: str = "fp32") -> FitResult:
     """Train ``model`` on ``split.train``; select the epoch on validation ``select``; score test once.
     ``select`` defaults to the config's ``select_metric`` (sequence methods: ndcg@10, docs/methods.md §3.4), else
     recall@20 (the DiffRec family). The config's protocol switches (:class:`Protocol`) decide when to validate,
@@ -247,8 +255,12 @@ def fit(model: Recommender, split: Split, epochs: Optional[int] = None, seed: in
     wall time since the start of ``fit`` exceeds it; the epoch that crosses the budget is evaluated on validation
     first, so the selection still sees the last weights, and the test pass is not counted against the budget.
     Under the test-selection reproduction switch every evaluation scores both splits, the kept epoch is the best
-    on test, and ``FitResult.select_on`` says so.
+    on test, and ``FitResult.select_on`` says so. ``precision`` 'bf16' runs every training epoch and every
+    evaluation under autocast to bfloat16 (:mod:`diffrec_core.precision` says what stays in float32/float64);
+    a method that does not support it raises ConfigError before anything trains.
     """
+    precision = _precision.check(precision, model.name)
+    amp = _precision.autocast(precision, model.device)
     cfg = model.config
     proto = Protocol.of(cfg, epochs, eval_every, patience, select)
     select, epochs = proto.select, proto.epochs
@@ -262,14 +274,15 @@ def fit(model: Recommender, split: Split, epochs: Optional[int] = None, seed: in
     t_start = time.perf_counter()
     if not model.trainable or epochs <= 0:
         t0 = time.perf_counter()
-        res.valid = evaluate(model, split, ("valid",), batch_size=eval_batch)["valid"]
+        res.valid = evaluate(model, split, ("valid",), batch_size=eval_batch, precision=precision)["valid"]
         res.eval_seconds = time.perf_counter() - t0
         res.stopped = "closed form" if not model.trainable else "no epochs"
     else:
         epoch = 0
         for epoch in range(1, epochs + 1):
             t0 = time.perf_counter()
-            stats = model.fit_epoch(split, gen, rng)
+            with amp:
+                stats = model.fit_epoch(split, gen, rng)
             dt = time.perf_counter() - t0
             res.epoch_seconds.append(dt)
             res.train_seconds += dt
@@ -277,7 +290,8 @@ def fit(model: Recommender, split: Split, epochs: Optional[int] = None, seed: in
             over = budget_seconds is not None and time.perf_counter() - t_start > budget_seconds
             if proto.due(epoch) or over:
                 t0 = time.perf_counter()
-                ev = evaluate(model, split, ("valid", "test") if proto.on_test else ("valid",), batch_size=eval_batch)
+                ev = evaluate(model, split, ("valid", "test") if proto.on_test else ("valid",), batch_size=eval_batch,
+                              precision=precision)
                 val = ev["valid"]
                 et = time.perf_counter() - t0
                 res.eval_pass_seconds.append(et)
@@ -308,9 +322,9 @@ def fit(model: Recommender, split: Split, epochs: Optional[int] = None, seed: in
             res.best_epoch = epoch
             last = res.history[-1] if res.history else {}
             res.valid = ({k[6:]: v for k, v in last.items() if k.startswith("valid_")}
-                         or evaluate(model, split, ("valid",), batch_size=eval_batch)["valid"])
+                         or evaluate(model, split, ("valid",), batch_size=eval_batch, precision=precision)["valid"])
     if evaluate_test:
         t0 = time.perf_counter()
-        res.test = evaluate(model, split, ("test",), batch_size=eval_batch)["test"]
+        res.test = evaluate(model, split, ("test",), batch_size=eval_batch, precision=precision)["test"]
         res.eval_seconds += time.perf_counter() - t0
     return res

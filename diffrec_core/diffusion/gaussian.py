@@ -7,6 +7,9 @@ four drifted copies in the authors' repositories.
 Precision: buffers are kept in the schedule's dtype (float64 for the DiffRec family, whose 1 - abar ~ 1e-5 makes
 SNR differences lose digits in float32) and cast to the data dtype after indexing, as DiffRec's
 ``_extract_into_tensor`` does. The module holds no trainable parameters; buffers follow ``.to(device)``.
+Under bf16 autocast (diffrec_core/precision.py) only the network runs in bfloat16: a reduced-precision input is
+upcast to float32 (``_full``), so x_k, the noise, the posterior coefficients and the chain stay float32, the
+loss weights and the importance-sampling history float64.
 """
 from __future__ import annotations
 
@@ -212,6 +215,7 @@ class GaussianDiffusion(nn.Module):
                       update_history: bool = True) -> dict:
         """DiffRec's ``training_losses`` (docs/methods.md §1.4-1.5). Returns per-sample ``loss`` (w mse / pt, float32),
         ``weighted`` (w mse, float64, before / pt), ``mse``, ``weight``, ``x0_hat``, ``k``, ``pt``."""
+        x0 = _full(x0)
         n = x0.shape[0]
         if k is None:
             k, pt = self.sample_t(n, x0.device, generator)
@@ -249,13 +253,15 @@ class GaussianDiffusion(nn.Module):
             raise ValueError(f"T' must lie in 0..{self.T}, got {T_prime}")
         if reverse not in ("all_T", "from_T_prime"):
             raise ValueError("reverse must be 'all_T' or 'from_T_prime'")
+        x0 = _full(x0)
         x = x0 if T_prime == 0 else self.q_sample(x0, int(T_prime) - 1, noise=noise, generator=generator)
         start = x
         ks = range(self.T - 1, -1, -1) if reverse == "all_T" else range(int(T_prime) - 1, -1, -1)
         rec = _Recorder(record)
         # a network may fuse the deterministic x0-mode step c1 x0_hat + c2 x into its last layer
+        # (not under autocast: there it would round c1 x0_hat + c2 x to bfloat16 and carry x in it)
         fused = (not record and not sampling_noise and self.mean_type == "x0" and not self.no_noise
-                 and hasattr(model_fn, "forward_mixed"))
+                 and hasattr(model_fn, "forward_mixed") and not torch.is_autocast_enabled(x.device.type))
         if fused:  # coefficients rounded to float32 first, as the authors' _extract_into_tensor does; read once
             coef1 = self.posterior_mean_coef1.float().tolist()        # (one host copy, not a sync per step)
             coef2 = self.posterior_mean_coef2.float().tolist()
@@ -374,6 +380,12 @@ def row_mse(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     if out.shape != target.shape or out.dim() < 2:
         return ((target - out) ** 2).flatten(1).mean(dim=1)
     return _RowMSE.apply(out, target)
+
+
+def _full(x: torch.Tensor) -> torch.Tensor:
+    """The diffusion state in float32 where a network under bf16 autocast handed over a reduced-precision
+    tensor (L-DiffRec's latent); any other tensor as it is, so float32 and float64 runs are unchanged."""
+    return x.float() if x.dtype in (torch.bfloat16, torch.float16) else x
 
 
 def _randn(like: torch.Tensor, generator: Optional[torch.Generator]) -> torch.Tensor:

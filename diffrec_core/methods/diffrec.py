@@ -103,6 +103,7 @@ TDIFFREC_PRESETS = {
 
 class DiffRec(Recommender):
     name = "diffrec"
+    autocast_ok = True      # --precision bf16 (diffrec_core/precision.py); T-DiffRec inherits it
 
     def __init__(self, config: DiffRecConfig, n_users: int, n_items: int):
         super().__init__(config, n_users, n_items)

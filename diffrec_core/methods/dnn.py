@@ -52,7 +52,10 @@ class _FirstLayer(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, g):
-        x, emb, wt = ctx.saved_tensors
+        x, emb, w32 = ctx.saved_tensors
+        wt = w32
+        if g.dtype != w32.dtype:   # forward ran under bf16 autocast: the products in g's dtype, as for a Linear
+            x, emb, wt = x.to(g.dtype), emb.to(g.dtype), w32.to(g.dtype)
         d = x.shape[-1]
         gw = gb = gemb = None
         if ctx.needs_input_grad[2]:
@@ -68,6 +71,8 @@ class _FirstLayer(torch.autograd.Function):
             gemb = g @ wt[d:].t()
             if emb.shape[0] != g.shape[0]:
                 gemb = gemb.sum(0, keepdim=True)
+        if wt is not w32:          # gradients of float32 parameters in float32
+            gw, gb = (None if t is None else t.to(w32.dtype) for t in (gw, gb))
         return None, gemb, gw, gb, None
 
 

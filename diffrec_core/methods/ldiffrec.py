@@ -307,6 +307,7 @@ class LDiffRec(Recommender):
     decode -> scores in original item order."""
 
     name = "ldiffrec"
+    autocast_ok = True      # --precision bf16 (diffrec_core/precision.py)
 
     def __init__(self, config: LDiffRecConfig, n_users: int, n_items: int):
         super().__init__(config, n_users, n_items)
