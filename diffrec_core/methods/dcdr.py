@@ -48,12 +48,14 @@ entry: the evaluator's pick), ``topk`` the same as int item ids, so ``final_topk
 what changed. ``betas`` is the forward schedule; ``alphas_cumprod`` = P(an entry is untouched after k steps)
 (DCDR-P: Π(1 - β_k·2/L); DCDR-T: Π(1 - β_k)).
 
+The list encoder, the evaluator and the reranker base class are shared with the baselines
+(``methods/rerank_common.py``).
+
 Pretrain the sample-world checkpoints (about 1 min on one CPU core): ``python -m diffrec_core pretrain --methods dcdr``;
 train and evaluate one model on logged sessions: ``python -m diffrec_core train --method dcdr --data sample --json``.
 """
 from __future__ import annotations
 
-import copy
 import json
 import math
 import time
@@ -68,45 +70,34 @@ from torch import nn
 
 from ..diffusion.discrete import apply_swaps, describe_step, make_noise, pair_of_op
 from ..registry import MethodSpec, register
-from ..rerank import RerankData, Request
+from ..rerank import RerankData, Request, load_rerank_data
 from ..trajectory import Trajectory
-from .base import Recommender, make_adamw
+from .base import make_adamw
+from .rerank_common import Evaluator, KeepBest, ListEncoder, ListModel, ListNetConfig, batches, list_utility, \
+    train_evaluator
 
-N_GENRES = 8
-N_CROSS = 5     # per (user, candidate): user's history share of the item's genre (all, last 10), their logs, item
-                # log-popularity in the interaction log
 CONDITIONS = {"like": "a click and a like at every position", "click": "a click at every position, no like",
               "none": "no condition (unconditioned denoiser)"}
 
 
 @dataclass
-class DCDRConfig:
+class DCDRConfig(ListNetConfig):
+    """The list networks (``ListNetConfig``: denoiser and evaluator have the same shape, separate weights) plus
+    what is diffused, inference and optimisation."""
+
     # --- what is diffused (docs/methods.md §2.7) ---
     variant: str = "P"               # 'P': permutation noise (swaps) | 'T': token noise (replacements)
     steps: int = 6                   # T forward steps
     beta_start: float = 0.3          # rate of step 1
     beta_end: float = 0.9            # rate of step T
-    # --- networks (denoiser and evaluator have the same shape, separate weights) ---
-    list_len: int = 10               # L: the longest list the model takes (the logged lists' length)
-    n_genres: int = N_GENRES         # genre vocabulary of the item tokens
-    d: int = 32                      # model width
-    layers: int = 2
-    heads: int = 2
-    ff: int = 64                     # feed-forward width
-    dropout: float = 0.1
+    # --- networks ---
     use_rank: bool = False           # denoiser tokens carry the upstream ranker's rank (ranks >= L share one). Off:
                                      # with it the denoiser learns that ranker order is clean (no-op ~0.97 on x_init)
-    eval_rank: bool = True           # evaluator tokens carry the ranker's rank too
-    eval_causal: bool = False        # evaluator: position p attends to the user and positions <= p only
-    eval_pal: bool = True            # evaluator: P(click_p) = sigmoid(b_p) * sigmoid(f(h_p)) (position-bias aware)
-    eval_novelty: bool = True        # evaluator: a learned logit offset per number of same-genre items above (0..3+)
     cond_drop: float = 0.1           # P(condition replaced by the null vector) in training [recon, not in paper]
     # --- inference (the paper's techniques; values recon) ---
     infer_steps: int = 3             # T_inf reverse steps from x_init
     beam: int = 3                    # B
     condition: str = "like"          # 'like' | 'click' | 'none'
-    w_click: float = 1.0             # evaluator utility weights (the sample world's: click 1, like 2)
-    w_like: float = 2.0
     # --- optimisation ---
     lr: float = 1e-3
     weight_decay: float = 1e-4
@@ -127,111 +118,7 @@ DCDR_PRESETS = {
 }
 
 
-# ------------------------------------------------------------------------------------------------ networks
-class ListEncoder(nn.Module):
-    """``[user token; position tokens]`` -> a pre-LN Transformer -> (B, 1 + L, d)."""
-
-    def __init__(self, cfg: DCDRConfig, n_items: int, n_feats: int, steps: int = 0, cond: bool = False,
-                 use_rank: Optional[bool] = None, causal: bool = False, positions: bool = True):
-        super().__init__()
-        d = cfg.d
-        self.d = d
-        self.use_rank = bool(cfg.use_rank if use_rank is None else use_rank)
-        self.causal, self.positions = bool(causal), bool(positions)
-        self.item = nn.Embedding(n_items, d)
-        self.genre = nn.Embedding(cfg.n_genres, d)
-        self.rank = nn.Embedding(cfg.list_len + 1, d)
-        self.pos = nn.Embedding(cfg.list_len, d)
-        self.user = nn.Linear(n_feats, d)
-        self.cross = nn.Linear(N_CROSS, d)
-        self.step = nn.Embedding(steps + 1, d) if steps else None
-        self.cond = nn.Linear(2, d) if cond else None
-        self.null_cond = nn.Parameter(torch.zeros(d)) if cond else None
-        self.max_rank = cfg.list_len
-        layer = nn.TransformerEncoderLayer(d, cfg.heads, cfg.ff, cfg.dropout, activation="gelu", batch_first=True,
-                                           norm_first=True)
-        self.enc = nn.TransformerEncoder(layer, cfg.layers, enable_nested_tensor=False)
-        self.norm = nn.LayerNorm(d)
-        for emb in (self.item, self.genre, self.rank, self.pos) + ((self.step,) if steps else ()):
-            nn.init.normal_(emb.weight, std=0.1)
-
-    def cand_tokens(self, items: torch.Tensor, side) -> torch.Tensor:
-        """(B, n, d) token of each candidate (item + genre + user-item cross features + ranker rank), without
-        position / step / condition. ``side`` = (genres (B, n), cross (B, n, N_CROSS)) from ``ListModel._tensors``."""
-        genres, cross = side
-        t = self.item(items) + self.genre(genres) + self.cross(cross)
-        if self.use_rank:
-            r = torch.arange(items.shape[1], device=items.device).clamp(max=self.max_rank)
-            t = t + self.rank(r)[None]
-        return t
-
-    def forward(self, user_vec: torch.Tensor, cand_tok: torch.Tensor, lst: torch.Tensor,
-                k: Optional[torch.Tensor] = None, cond: Optional[torch.Tensor] = None,
-                drop: Optional[torch.Tensor] = None, extra: Optional[torch.Tensor] = None) -> torch.Tensor:
-        B, L = lst.shape
-        if cand_tok.shape[0] != B:
-            cand_tok = cand_tok.expand(B, -1, -1)
-        tok = torch.gather(cand_tok, 1, lst.unsqueeze(-1).expand(B, L, self.d))
-        if self.positions:
-            tok = tok + self.pos.weight[:L][None]
-        if extra is not None:
-            tok = tok + extra
-        if self.step is not None:
-            tok = tok + self.step(k)[:, None, :]
-        if self.cond is not None:
-            c = self.cond(cond) if cond is not None else self.null_cond.expand(B, L, self.d)
-            if cond is not None and drop is not None:
-                c = torch.where(drop[:, None, None], self.null_cond.expand(B, L, self.d), c)
-            tok = tok + c
-        u = self.user(user_vec)
-        if u.shape[0] != B:
-            u = u.expand(B, -1)
-        mask = None
-        if self.causal:     # token 0 (the user) and positions <= p are visible to position p
-            mask = torch.triu(torch.full((L + 1, L + 1), float("-inf"), device=tok.device), diagonal=1)
-        h = self.enc(torch.cat([u[:, None, :], tok], 1), mask=mask)
-        return self.norm(h)
-
-
-class Evaluator(nn.Module):
-    """The sequence evaluator: per-position probabilities of (click, like) for a list in context.
-
-    With ``eval_causal`` position p sees the user and the items at positions <= p (what the user has seen when
-    deciding); with ``eval_pal`` the position effect is a separate factor, PAL-style (Guo et al., RecSys 2019):
-    ``P(click_p) = sigmoid(b_p)·sigmoid(f_click(h_p))``, ``P(like_p) = P(click_p)·sigmoid(f_like(h_p))``, so that
-    a reordered list is scored by the same item-in-context term at its new position."""
-
-    def __init__(self, cfg: DCDRConfig, n_items: int, n_feats: int):
-        super().__init__()
-        self.pal = bool(getattr(cfg, "eval_pal", False))
-        self.novelty = nn.Embedding(4, 2) if getattr(cfg, "eval_novelty", False) else None
-        if self.novelty is not None:
-            nn.init.zeros_(self.novelty.weight)
-        self.encoder = ListEncoder(cfg, n_items, n_feats, use_rank=getattr(cfg, "eval_rank", cfg.use_rank),
-                                   causal=getattr(cfg, "eval_causal", False), positions=not self.pal)
-        self.head = nn.Linear(cfg.d, 2)
-        self.pos_logit = nn.Parameter(torch.zeros(cfg.list_len)) if self.pal else None
-
-    def probs(self, user_vec, cand_tok, lst, cand_genre) -> torch.Tensor:
-        """(B, L, 2) P(click), P(like) per position. ``cand_genre`` (B or 1, n): the candidates' genres."""
-        extra = None
-        if self.novelty is not None:
-            B, L = lst.shape
-            g = torch.gather(cand_genre.expand(B, -1), 1, lst)
-            above = torch.tril(torch.ones(L, L, dtype=torch.bool, device=lst.device), diagonal=-1)
-            n_above = ((g[:, :, None] == g[:, None, :]) & above).sum(-1).clamp(max=3)
-            extra = self.novelty(n_above)
-        f = self.head(self.encoder(user_vec, cand_tok, lst)[:, 1:])
-        if extra is not None:       # a learned logit offset per number of same-genre items above
-            f = f + extra
-        if not self.pal:
-            return torch.sigmoid(f)
-        click = torch.sigmoid(self.pos_logit[: lst.shape[1]])[None] * torch.sigmoid(f[..., 0])
-        return torch.stack([click, click * torch.sigmoid(f[..., 1])], -1)
-
-    forward = probs
-
-
+# ------------------------------------------------------------------------------------------------ denoisers
 class GeneratorP(nn.Module):
     """DCDR-P denoiser: logits over {no-op} ∪ {transpositions (i, j), i < j} of the noisy list."""
 
@@ -265,121 +152,6 @@ class GeneratorT(nn.Module):
         h = self.encoder(user_vec, cand_tok, lst, k, cond, drop)[:, 1:]
         ct = cand_tok if cand_tok.shape[0] == lst.shape[0] else cand_tok.expand(lst.shape[0], -1, -1)
         return self.out(h) @ ct.transpose(1, 2) / math.sqrt(h.shape[-1])
-
-
-# ------------------------------------------------------------------------------------------------ shared context
-class ListModel(Recommender):
-    """Base of every reranker: persistent buffers with the item genres and the users' history features (so a
-    checkpoint is self-contained), request -> tensors, and the ``rerank`` entry point."""
-
-    trainable = True
-
-    def __init__(self, config, n_users: int, n_items: int):
-        super().__init__(config, n_users, n_items)
-        n_feats = 2 * int(getattr(config, "n_genres", N_GENRES)) + 1
-        self.n_feats = n_feats
-        self.register_buffer("item_genre", torch.zeros(n_items, dtype=torch.long))
-        self.register_buffer("item_pop", torch.zeros(n_items))
-        self.register_buffer("user_feats", torch.zeros(n_users, n_feats))
-        self.register_buffer("fitted", torch.zeros((), dtype=torch.long))
-
-    def attach_lists(self, data: RerankData) -> None:
-        """Copy the data's item genres and user features into the buffers (before training)."""
-        if data.n_items != self.n_items or data.n_users != self.n_users:
-            raise ValueError(f"data has {data.n_users} users x {data.n_items} items; the model "
-                             f"{self.n_users} x {self.n_items}")
-        self.item_genre.copy_(torch.as_tensor(np.array(data.item_genre), dtype=torch.long))
-        self.item_pop.copy_(torch.as_tensor(np.array(data.item_pop), dtype=torch.float32))
-        self.user_feats.copy_(torch.as_tensor(np.array(data.user_feats), dtype=torch.float32))
-
-    @property
-    def device(self) -> torch.device:       # cheap: the base class walks every parameter (hot path at inference)
-        return self.item_genre.device
-
-    def copy_context(self, other: "ListModel") -> None:
-        for name in ("item_genre", "item_pop", "user_feats"):
-            getattr(self, name).copy_(getattr(other, name))
-
-    def _tensors(self, users, cands):
-        """(user features (B, F), candidates (B, n), side = (genres (B, n), cross features (B, n, N_CROSS)))."""
-        dev = self.device
-        users = torch.as_tensor(np.asarray(users), dtype=torch.long, device=dev)
-        cands = torch.as_tensor(np.asarray(cands), dtype=torch.long, device=dev)
-        uf = self.user_feats[users]
-        gen = self.item_genre[cands]
-        G = (uf.shape[1] - 1) // 2
-        sh_all = torch.gather(uf[:, :G], 1, gen)
-        sh_rec = torch.gather(uf[:, G:2 * G], 1, gen)
-        cross = torch.stack([sh_all, sh_rec, torch.log(0.02 + sh_all), torch.log(0.02 + sh_rec), self.item_pop[cands]],
-                            -1)
-        return uf, cands, (gen, cross)
-
-    def fit_lists(self, data: RerankData, seed: int = 1, log=None, epochs: Optional[int] = None) -> dict:
-        """Train on the logged sessions' training split, selecting on validation (subclasses that learn
-        something override this); here only the data's item genres and user features are taken."""
-        self.attach_lists(data)
-        self.fitted.fill_(1)
-        return {"best_epoch": None, "seconds": 0.0}
-
-    def fit_epoch(self, split, generator, rng) -> dict:
-        raise NotImplementedError(f"{self.name} trains on logged lists (needs 'lists'): use fit_lists(data)")
-
-    def score(self, split, users, which="valid"):
-        raise NotImplementedError(f"{self.name} reranks lists; it does not score a user's whole catalogue")
-
-    def rerank(self, req: Request, **opts) -> np.ndarray:
-        raise NotImplementedError
-
-
-def _batches(n: int, bs: int, rng: np.random.Generator):
-    order = rng.permutation(n)
-    for i in range(0, n, bs):
-        yield order[i:i + bs]
-
-
-def train_evaluator(ev: Evaluator, model: ListModel, data: RerankData, cfg, seed: int = 1,
-                    log=None, epochs: Optional[int] = None) -> dict:
-    """BCE of the per-position (click, like) heads on the logged lists (``cfg.eval_epochs`` epochs unless
-    ``epochs``); keeps the epoch with the lowest validation loss. Returns the loss history and that epoch."""
-    tr, va = data.splits["train"], data.splits["valid"]
-    rng = np.random.default_rng(seed)
-    torch.manual_seed(seed)
-    opt = make_adamw(ev.parameters(), lr=getattr(cfg, "eval_lr", cfg.lr), weight_decay=cfg.weight_decay)
-    y_all = torch.as_tensor(data.responses())
-    lst_all = torch.as_tensor(data.logged)
-
-    def loss_on(rows, train: bool):
-        uf, cands, gen = model._tensors(data.users[rows], data.cands[rows])
-        probs = ev.probs(uf, ev.encoder.cand_tokens(cands, gen), lst_all[rows], gen[0])
-        return F.binary_cross_entropy(probs.clamp(1e-6, 1 - 1e-6), y_all[rows])
-
-    if ev.pal:   # start the position factor at the logged click rate per position relative to the best one
-        ctr = data.clicks[tr].mean(0).astype(np.float64)
-        rel = np.clip(ctr / max(ctr.max(), 1e-9), 0.05, 0.95)
-        with torch.no_grad():
-            ev.pos_logit[: len(rel)] = torch.as_tensor(np.log(rel / (1 - rel)), dtype=torch.float32)
-    hist, best, best_state, best_epoch = [], float("inf"), None, 0
-    for ep in range(int(cfg.eval_epochs if epochs is None else epochs)):
-        ev.train()
-        tot = 0.0
-        for b in _batches(len(tr), int(getattr(cfg, "eval_batch", cfg.batch_size)), rng):
-            loss = loss_on(tr[b], True)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            tot += float(loss.detach()) * len(b)
-        ev.eval()
-        with torch.no_grad():
-            vl = float(loss_on(va, False)) if len(va) else float("nan")
-        hist.append({"epoch": ep + 1, "train_bce": tot / len(tr), "valid_bce": vl})
-        if log:
-            log(f"  evaluator epoch {ep + 1:2d}  train BCE {tot / len(tr):.4f}  valid BCE {vl:.4f}")
-        if not len(va) or vl < best:
-            best, best_state, best_epoch = vl, copy.deepcopy(ev.state_dict()), ep + 1
-    if best_state is not None:
-        ev.load_state_dict(best_state)
-    ev.eval()
-    return {"history": hist, "best_valid_bce": best, "best_epoch": best_epoch}
 
 
 # ------------------------------------------------------------------------------------------------ DCDR
@@ -466,7 +238,10 @@ class DCDR(ListModel):
             self.evaluator.load_state_dict(evaluator_state)
             out["evaluator"] = {"shared": True}
         else:
-            out["evaluator"] = train_evaluator(self.evaluator, self, data, self.config, seed, log)
+            c = self.config
+            out["evaluator"] = train_evaluator(self.evaluator, self, data, seed, log, epochs=c.eval_epochs,
+                                               lr=c.eval_lr, batch_size=c.eval_batch,
+                                               weight_decay=c.weight_decay)
         t1 = time.perf_counter()
         out["generator"] = self._train_generator(data, seed, log, epochs)
         out["best_epoch"] = out["generator"]["best_epoch"]      # the denoiser's; the evaluator's is beside it
@@ -488,7 +263,7 @@ class DCDR(ListModel):
         else:
             xk, target = self.noise.training_pairs(x0, data.n, k, g)
         drop = torch.rand(B, generator=g) < (c.cond_drop if train else 0.0)
-        uf, cands, gen = self._tensors(data.users[rows], data.cands[rows])
+        uf, cands, gen = self.tensors(data.users[rows], data.cands[rows])
         ct = self.generator.encoder.cand_tokens(cands, gen)
         logits = self.generator(uf, ct, xk, k, y[rows], drop)
         if self.variant == "P":
@@ -504,11 +279,11 @@ class DCDR(ListModel):
         y = torch.as_tensor(data.responses())
         opt = make_adamw(self.generator.parameters(), lr=c.lr, weight_decay=c.weight_decay)
         per_batch = max(1, int(c.batch_size) // max(1, int(c.k_per_list)))
-        hist, best, best_state, best_epoch = [], float("inf"), None, 0
+        hist, keep = [], KeepBest(self.generator, len(va) > 0)
         for ep in range(int(epochs if epochs is not None else c.epochs)):
             self.generator.train()
             tot, n = 0.0, 0
-            for b in _batches(len(tr), per_batch, rng):
+            for b in batches(len(tr), per_batch, rng):
                 loss = self._gen_loss(data, tr[b], y, g, True)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -521,17 +296,15 @@ class DCDR(ListModel):
             hist.append({"epoch": ep + 1, "train_ce": tot / max(n, 1), "valid_ce": vl})
             if log:
                 log(f"  DCDR-{self.variant} epoch {ep + 1:2d}  train CE {tot / max(n, 1):.4f}  valid CE {vl:.4f}")
-            if not len(va) or vl < best:
-                best, best_state, best_epoch = vl, copy.deepcopy(self.generator.state_dict()), ep + 1
-        if best_state is not None:
-            self.generator.load_state_dict(best_state)
+            keep.update(vl, ep + 1)
+        keep.restore()
         self.generator.eval()
-        return {"history": hist, "best_valid_ce": best, "best_epoch": best_epoch}
+        return {"history": hist, "best_valid_ce": keep.best, "best_epoch": keep.epoch}
 
     # -- inference -----------------------------------------------------------------------------------------------
     @torch.no_grad()
     def _context(self, req: Request):
-        uf, cands, gen = self._tensors([req.user], req.candidates[None])
+        uf, cands, gen = self.tensors([req.user], req.candidates[None])
         return (uf, self.generator.encoder.cand_tokens(cands, gen),
                 (self.evaluator.encoder.cand_tokens(cands, gen), gen[0]))
 
@@ -543,13 +316,13 @@ class DCDR(ListModel):
         return self.evaluator.probs(uf, ce[0], lst, ce[1]).cpu().numpy()
 
     def utility_hat(self, probs: np.ndarray) -> np.ndarray:
-        return self.config.w_click * probs[..., 0].sum(-1) + self.config.w_like * probs[..., 1].sum(-1)
+        return list_utility(probs, self.config.w_click, self.config.w_like)
 
     @torch.no_grad()
     def _u(self, uf, ce, lists: List[np.ndarray]) -> np.ndarray:
         lst = torch.as_tensor(np.stack(lists), dtype=torch.long, device=self.device)
         p = self.evaluator.probs(uf, ce[0], lst, ce[1])
-        return (self.config.w_click * p[..., 0].sum(-1) + self.config.w_like * p[..., 1].sum(-1)).cpu().numpy()
+        return list_utility(p, self.config.w_click, self.config.w_like).cpu().numpy()
 
     @torch.no_grad()
     def _expand_P(self, uf, cg, X: torch.Tensor, k: int, cond, width: int):
@@ -791,11 +564,9 @@ def pretrain(out=None, data_root=None, seed: int = 1, log=print, threads: Option
     """Train the sample-world rerankers and write ``pretrained/dcdr_p``, ``pretrained/dcdr_t`` (both with the same
     evaluator), ``pretrained/dcdr_prm`` and ``pretrained/dcdr_results.json`` (training losses and times; the
     benchmark adds held-out figures). Deterministic for a seed and thread count."""
-    from .. import checkpoint
-    from ..rerank import load_rerank_data
-    from .rerank_baselines import PRM, RerankNetConfig
-
+    from .. import checkpoint       # checkpoint imports the methods package: loaded when this runs, not before
     from ..pipeline import PRETRAINED
+    from .rerank_baselines import PRM, RerankNetConfig     # here: DCDR registers first (the registry keeps order)
 
     out = Path(out) if out else PRETRAINED
     if threads:
@@ -842,7 +613,7 @@ def load_pretrained_rerank(root=None, n_users: Optional[int] = None, n_items: Op
     """The pretrained sample-world rerankers: {'dcdr_p', 'dcdr_t', 'rerank_prm', and the evaluator-based
     baselines built from DCDR-P's evaluator}, plus a list of messages for checkpoints that are missing or broken.
     Raises FileNotFoundError (with the command that makes them) when DCDR-P itself is unavailable."""
-    from .. import checkpoint
+    from .. import checkpoint       # see pretrain
     from ..pipeline import PRETRAINED
     from .rerank_baselines import build_rerankers
 
@@ -864,16 +635,11 @@ def load_pretrained_rerank(root=None, n_users: Optional[int] = None, n_items: Op
     return models, problems
 
 
-def _register() -> None:
-    register(MethodSpec(
-        name="dcdr", title="DCDR",
-        paper="Lin et al., WWW 2024 Companion (arXiv 2308.06982); reconstruction, no public code",
-        diffused="a ranked list (discrete: swaps / replacements)", model_cls=DCDR, config_cls=DCDRConfig,
-        kind="diffusion", needs=("lists",),
-        idea="Corrupt logged lists by swaps (P) or replacements (T); a response-conditioned Transformer undoes it, "
-             "starting from the ranker's list, with beam search and an evaluator picking the output.",
-        page="reranking", presets=DCDR_PRESETS))
-
-
-if __name__ != "__main__":      # run as a script, this file would be a second copy: only the package's registers
-    _register()
+register(MethodSpec(
+    name="dcdr", title="DCDR",
+    paper="Lin et al., WWW 2024 Companion (arXiv 2308.06982); reconstruction, no public code",
+    diffused="a ranked list (discrete: swaps / replacements)", model_cls=DCDR, config_cls=DCDRConfig,
+    kind="diffusion", needs=("lists",),
+    idea="Corrupt logged lists by swaps (P) or replacements (T); a response-conditioned Transformer undoes it, "
+         "starting from the ranker's list, with beam search and an evaluator picking the output.",
+    page="reranking", presets=DCDR_PRESETS))

@@ -19,7 +19,7 @@ an evaluator of the same shape with this config's optimiser settings, selected o
 """
 from __future__ import annotations
 
-import copy
+import time
 from dataclasses import dataclass
 from typing import Optional
 
@@ -31,26 +31,15 @@ from torch import nn
 from ..registry import MethodSpec, register
 from ..rerank import RerankData, Request
 from .base import make_adamw
-from .dcdr import N_GENRES, Evaluator, ListEncoder, ListModel, _batches, train_evaluator
+from .rerank_common import Evaluator, KeepBest, ListEncoder, ListModel, ListNetConfig, batches, list_utility, \
+    train_evaluator
 
 
 @dataclass
-class RerankNetConfig:
-    # --- the evaluator / PRM network (the same shape as DCDR's evaluator) ---
-    list_len: int = 10
-    n_genres: int = N_GENRES
-    d: int = 32
-    layers: int = 2
-    heads: int = 2
-    ff: int = 64
-    dropout: float = 0.1
-    use_rank: bool = True
-    eval_rank: bool = True           # evaluator settings (see DCDRConfig)
-    eval_causal: bool = False
-    eval_pal: bool = True
-    eval_novelty: bool = True
-    w_click: float = 1.0             # utility weights of the evaluator's Û
-    w_like: float = 2.0
+class RerankNetConfig(ListNetConfig):
+    """The evaluator / PRM network (``ListNetConfig``, the same shape as DCDR's evaluator) and the baselines'
+    settings."""
+
     # --- method settings ---
     mmr_lambda: float = 0.7          # MMR: weight of relevance against redundancy
     n_samples: int = 16              # sampler: random permutations scored by the evaluator
@@ -85,12 +74,7 @@ class _EvaluatorReranker(ListModel):
     @classmethod
     def with_evaluator(cls, dcdr, **settings):
         """Build from a trained DCDR model: the same buffers and evaluator weights (copied)."""
-        c = dcdr.config
-        cfg = RerankNetConfig(list_len=c.list_len, n_genres=c.n_genres, d=c.d, layers=c.layers, heads=c.heads,
-                              ff=c.ff, dropout=c.dropout, use_rank=c.use_rank, eval_rank=c.eval_rank,
-                              eval_causal=c.eval_causal, eval_pal=c.eval_pal, eval_novelty=c.eval_novelty,
-                              w_click=c.w_click, w_like=c.w_like,
-                              **settings)
+        cfg = RerankNetConfig(**dcdr.config.list_net(), **settings)
         m = cls(cfg, dcdr.n_users, dcdr.n_items)
         m.copy_context(dcdr)
         m.evaluator.load_state_dict(dcdr.evaluator.state_dict())
@@ -100,31 +84,31 @@ class _EvaluatorReranker(ListModel):
     def fit_lists(self, data: RerankData, seed: int = 1, log=None, epochs: Optional[int] = None) -> dict:
         """Train this reranker's own evaluator on the logged sessions (``eval_epochs`` epochs unless ``epochs``),
         keeping the epoch of lowest validation BCE."""
-        import time
         t0 = time.perf_counter()
         self.attach_lists(data)
-        out = train_evaluator(self.evaluator, self, data, self.config, seed, log, epochs=epochs)
+        c = self.config
+        out = train_evaluator(self.evaluator, self, data, seed, log,
+                              epochs=c.eval_epochs if epochs is None else epochs, lr=c.lr, batch_size=c.batch_size,
+                              weight_decay=c.weight_decay)
         self.fitted.fill_(1)
         self.eval()
         return {"evaluator": out, "best_epoch": out["best_epoch"], "seconds": round(time.perf_counter() - t0, 2)}
 
     @torch.no_grad()
     def _probs(self, req: Request, lists: np.ndarray) -> np.ndarray:
-        uf, cands, gen = self._tensors([req.user], req.candidates[None])
+        uf, cands, gen = self.tensors([req.user], req.candidates[None])
         ce = self.evaluator.encoder.cand_tokens(cands, gen)
         lst = torch.as_tensor(np.atleast_2d(lists), dtype=torch.long, device=self.device)
         return self.evaluator.probs(uf, ce, lst, gen[0]).cpu().numpy()
 
     def utility_hat(self, req: Request, lists: np.ndarray) -> np.ndarray:
-        p = self._probs(req, lists)
-        return self.config.w_click * p[..., 0].sum(-1) + self.config.w_like * p[..., 1].sum(-1)
+        return list_utility(self._probs(req, lists), self.config.w_click, self.config.w_like)
 
     def item_scores(self, req: Request) -> np.ndarray:
         """The evaluator's predicted utility of each item of ``req.init`` when it is moved to the top."""
         init = req.init
         lists = np.stack([np.r_[init[i], np.delete(init, i)] for i in range(len(init))])
-        p = self._probs(req, lists)[:, 0]
-        return self.config.w_click * p[:, 0] + self.config.w_like * p[:, 1]
+        return list_utility(self._probs(req, lists)[:, :1], self.config.w_click, self.config.w_like)   # position 1
 
 
 class GreedyScore(_EvaluatorReranker):
@@ -176,13 +160,12 @@ class PRM(ListModel):
         self.head = nn.Linear(config.d, 1)
 
     def logits(self, users, cands, lst: torch.Tensor) -> torch.Tensor:
-        uf, cands, gen = self._tensors(users, cands)
+        uf, cands, gen = self.tensors(users, cands)
         return self.head(self.encoder(uf, self.encoder.cand_tokens(cands, gen), lst)[:, 1:])[..., 0]
 
     def fit_lists(self, data: RerankData, seed: int = 1, log=None, epochs: Optional[int] = None) -> dict:
         """BCE on the logged clicks (``eval_epochs`` epochs unless ``epochs``); keeps the epoch of lowest
         validation BCE."""
-        import time
         t0 = time.perf_counter()
         self.attach_lists(data)
         cfg = self.config
@@ -197,11 +180,11 @@ class PRM(ListModel):
             return F.binary_cross_entropy_with_logits(self.logits(data.users[rows], data.cands[rows], lst[rows]),
                                                       y[rows])
 
-        hist, best, best_state, best_epoch = [], float("inf"), None, 0
+        hist, keep = [], KeepBest(self, len(va) > 0)
         for ep in range(int(cfg.eval_epochs if epochs is None else epochs)):
             self.train()
             tot = 0.0
-            for b in _batches(len(tr), int(cfg.batch_size), rng):
+            for b in batches(len(tr), int(cfg.batch_size), rng):
                 loss = loss_on(tr[b])
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -213,13 +196,11 @@ class PRM(ListModel):
             hist.append({"epoch": ep + 1, "train_bce": tot / len(tr), "valid_bce": vl})
             if log:
                 log(f"  PRM epoch {ep + 1:2d}  train BCE {tot / len(tr):.4f}  valid BCE {vl:.4f}")
-            if not len(va) or vl < best:
-                best, best_state, best_epoch = vl, copy.deepcopy(self.state_dict()), ep + 1
-        if best_state is not None:
-            self.load_state_dict(best_state)
+            keep.update(vl, ep + 1)
+        keep.restore()
         self.fitted.fill_(1)
         self.eval()
-        return {"history": hist, "best_valid_bce": best, "best_epoch": best_epoch,
+        return {"history": hist, "best_valid_bce": keep.best, "best_epoch": keep.epoch,
                 "seconds": round(time.perf_counter() - t0, 2)}
 
     @torch.no_grad()
