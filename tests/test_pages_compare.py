@@ -98,11 +98,11 @@ def test_not_applicable_methods_are_shown(synthetic):
 
 
 def test_compare_without_any_results(monkeypatch, fresh_caches):
-    from views import _common as C
     from views import _compare as X
+    from views import _loaders as L
 
     monkeypatch.setattr(X, "available_results", lambda: {})
-    monkeypatch.setattr(C, "get_results", lambda: {"methods": {}})
+    monkeypatch.setattr(L, "get_results", lambda: {"methods": {}})
     at = page("compare").run()
     no_exception(at)
     assert any("No precomputed comparison" in i for i in messages(at, "info"))

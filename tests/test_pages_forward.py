@@ -129,11 +129,11 @@ def test_bad_stored_values_are_clamped():
 
 
 def test_a_user_with_an_empty_history(monkeypatch, fresh_caches):
-    from views import _common as C
-    real = C.get_split("sample")
+    from views import _loaders as L
+    real = L.get_split("sample")
     u = 3
     fake = masked_split(real, u, rows=("train", "train_noise", "train_order"))
-    monkeypatch.setattr(C, "get_split", lambda name: fake)
+    monkeypatch.setattr(L, "get_split", lambda name: fake)
     at = run(user=u)
     no_exception(at)
     assert "no training interactions" in texts(at)

@@ -105,8 +105,8 @@ def test_warm_rerun_is_fast():
 
 
 def test_missing_checkpoint_is_a_clear_message(monkeypatch, tmp_path, fresh_caches):
-    from views import _common as C
-    monkeypatch.setattr(C, "pretrained_root", lambda: str(tmp_path))
+    from views import _loaders as L
+    monkeypatch.setattr(L, "pretrained_root", lambda: str(tmp_path))
     at = run()
     no_exception(at)
     w = " ".join(messages(at, "warning"))
@@ -114,9 +114,9 @@ def test_missing_checkpoint_is_a_clear_message(monkeypatch, tmp_path, fresh_cach
 
 
 def test_data_without_a_kg(monkeypatch, fresh_caches):
-    from views import _common as C
-    split = C.get_split("sample")
-    monkeypatch.setattr(C, "get_split", lambda name: dataclasses.replace(split, kg=None))
+    from views import _loaders as L
+    split = L.get_split("sample")
+    monkeypatch.setattr(L, "get_split", lambda name: dataclasses.replace(split, kg=None))
     at = run()
     no_exception(at)
     assert any("no knowledge graph" in i for i in messages(at, "info"))

@@ -143,10 +143,10 @@ def test_other_controls(fresh_caches):
 
 
 def test_a_user_with_no_held_out_items(monkeypatch, fresh_caches):
-    from views import _common as C
+    from views import _loaders as L
     u = 5
-    fake = masked_split(C.get_split("sample"), u, rows=("valid", "test"))
-    monkeypatch.setattr(C, "get_split", lambda name: fake)
+    fake = masked_split(L.get_split("sample"), u, rows=("valid", "test"))
+    monkeypatch.setattr(L, "get_split", lambda name: fake)
     at = run(user=u)
     no_exception(at)
     t = texts(at)
@@ -156,10 +156,10 @@ def test_a_user_with_no_held_out_items(monkeypatch, fresh_caches):
 
 
 def test_a_user_with_an_empty_history(monkeypatch, fresh_caches):
-    from views import _common as C
+    from views import _loaders as L
     u = 6
-    fake = masked_split(C.get_split("sample"), u, rows=("train", "train_noise", "train_order"))
-    monkeypatch.setattr(C, "get_split", lambda name: fake)
+    fake = masked_split(L.get_split("sample"), u, rows=("train", "train_noise", "train_order"))
+    monkeypatch.setattr(L, "get_split", lambda name: fake)
     at = run(user=u)
     no_exception(at)
     assert any("no training history" in w for w in messages(at, "warning"))

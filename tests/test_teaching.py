@@ -9,6 +9,7 @@ import pytest
 from test_pages_app import REPO, TIMEOUT, AppTest, charts, no_exception, page, texts
 from diffrec_core import pipeline
 from views import _common as C
+from views import _loaders as L
 from views import page_params
 
 
@@ -144,10 +145,10 @@ def test_warm_up_fills_the_caches_the_pages_read(monkeypatch):
         assert {"diffrec", "diffrec_teaching", "diffurec", "diffkg"} <= set(loads)
         n_loads, n_runs = len(loads), len(runs)
         root, user = C.pretrained_root(), C.default_user("sample")
-        C._load_model("diffrec_teaching", "sample", root)                      # what the pages call
-        C._load_model("diffkg", "sample", root)
-        C._pretrained_trajectory("diffrec_teaching", "sample", user, 0, 10, False, "all_T", 10, root)
-        C._pretrained_trajectory("diffrec", "sample", user, 0, 0, False, "all_T", 10, root)   # Home's run
+        L.load_model("diffrec_teaching", "sample", root)                      # what the pages call
+        L.load_model("diffkg", "sample", root)
+        L.pretrained_trajectory("diffrec_teaching", "sample", user, 0, 10, False, "all_T", 10, root)
+        L.pretrained_trajectory("diffrec", "sample", user, 0, 0, False, "all_T", 10, root)    # Home's run
         assert len(loads) == n_loads and len(runs) == n_runs                   # all cache hits
     finally:
         st.cache_data.clear()
@@ -160,15 +161,15 @@ def test_the_warm_up_thread_starts_once_per_process(monkeypatch):
     import streamlit as st
 
     calls = []
-    monkeypatch.setattr(C, "warm_caches", lambda dataset="sample": calls.append(dataset))
-    C._warm_thread.clear()
+    monkeypatch.setattr(L, "warm_caches", lambda dataset="sample": calls.append(dataset))
+    L._warm_thread.clear()
     try:
         C.start_warm_up()
-        t = C._warm_thread("sample")
+        t = L._warm_thread("sample")
         C.start_warm_up()
-        assert isinstance(t, threading.Thread) and C._warm_thread("sample") is t
+        assert isinstance(t, threading.Thread) and L._warm_thread("sample") is t
         t.join(timeout=30)
         assert calls == ["sample"]
     finally:
-        C._warm_thread.clear()
+        L._warm_thread.clear()
         st.cache_data.clear()

@@ -1,37 +1,43 @@
-"""What every page shares: cached loaders (split, pretrained models, trajectories), the shared sidebar, the
-equation panel, chart and caption helpers. Pages stay thin; figures and captions come from ``ui``.
+"""What every page shares: session state (the shared sidebar's values, sticky sliders), the model a page shows
+(teaching or faithful, pretrained or the session's Lab model), the shared sidebar, the equation panel, chart and
+caption helpers. Pages stay thin; figures and captions come from ``ui``.
 
-Session state holds indices and settings only (user id, seed, step, ...), never tensors. Cached objects are
-shared across sessions and never mutated.
+Session state holds indices and settings only (user id, seed, step, ...), never tensors. The cached loaders live
+in ``views/_loaders.py`` and the Lab's routing in ``views/_lab_state.py``; the loaders' names are re-exported here
+(``C.get_split``, ``C.load_model``, ...) and looked up on ``_loaders`` at each use, so a page and the loaders
+always see the same function (a test that replaces ``_loaders.get_split`` replaces it for every page).
 """
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Optional
 
 import streamlit as st
 
 from ui import data as uidata
 from ui.theme import PRESENT_SCALE, plotly_config, present_css, scale_figure
+from views import _loaders as L
 from views import page_params
 from views import url_state as U
+from views._loaders import DATASETS, REPO, MissingModel  # noqa: F401  (re-exported: pages read them via C)
 from views.url_state import Param, between, one_of  # noqa: F401  (re-exported: pages declare Params via C)
-from diffrec_core.errors import DiffRecError
 
-REPO = Path(__file__).resolve().parents[1]
-DATASETS = {"sample": "Sample world (1,000 users × 500 items)"}
 DEFAULTS = {"dataset": "sample", "method": "diffrec", "user": None, "seed": 0,   # user: the data's demo user
             "present": False}
-REVERSE_METHODS = ("diffrec", "tdiffrec", "ldiffrec")   # methods whose denoising runs over interaction vectors
 # pages offering the teaching / faithful choice of a pretrained model: page key -> its URL parameters (the choice,
 # and the run settings a change of model resets to that model's own: T′ and sampling noise)
 TEACHING_PAGES = {"reverse": {"choice": "rv_model", "t_prime": "rv_tprime", "noise": "rv_noise"}}
 PAGES: dict = {}   # page key -> st.Page, filled by app.py (links fall back to plain text without it)
 
+# the loaders' names the pages and app.py call through this module (see the module docstring)
+_LOADERS = ("get_split", "split_for", "pretrained_root", "load_model", "get_item_axis", "get_world_summary",
+            "get_results", "get_teaching_results", "method_specs", "method_title", "REVERSE_METHODS", "WARM",
+            "warm_tasks", "warm_caches", "start_warm_up")
 
-class MissingModel(DiffRecError, RuntimeError):
-    """No pretrained checkpoint for a method; the message says how to make one."""
+
+def __getattr__(name: str):
+    if name in _LOADERS:
+        return getattr(L, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # ------------------------------------------------------------------------------------------------ state
@@ -75,7 +81,7 @@ def advanced() -> bool:
 
 
 def default_user(dataset: str) -> int:
-    return int(_demo_user(dataset))
+    return int(L.demo_user(dataset))
 
 
 def clamp_state(key: str, lo, hi, default=None) -> Optional[str]:
@@ -131,45 +137,7 @@ def sticky_slider(label: str, lo: int, hi: int, key: str, default: int, containe
     return int(value), msg
 
 
-# ------------------------------------------------------------------------------------------------ cached loads
-@st.cache_resource(show_spinner="Loading the data set…")
-def get_split(dataset: str, how: str = "auto"):
-    """A data set's split: ``how='auto'`` the pages' default (chronological), ``'loo'`` leave-one-out."""
-    from diffrec_core.pipeline import load_split
-
-    return load_split(dataset, how=how)
-
-
-def split_for(method: str, dataset: str):
-    """The split a method's protocol reads (docs/methods.md §3.4): leave-one-out for sequence methods."""
-    from diffrec_core.pipeline import split_how
-
-    return get_split(dataset, split_how(method))
-
-
-def pretrained_root() -> str:
-    from diffrec_core import pipeline
-
-    return str(pipeline.PRETRAINED)
-
-
-@st.cache_resource(show_spinner="Loading the pretrained model…")
-def _load_model(method: str, dataset: str, root: str):
-    """A pretrained checkpoint by name: a registered method's (faithful) or a teaching variant's."""
-    from diffrec_core.pipeline import base_method, load_pretrained
-
-    path = Path(root) / method
-    if not (path / "model.safetensors").exists() or not (path / "config.json").exists():
-        raise MissingModel(
-            f"There is no pretrained checkpoint for **{method}** yet (looked in `{path}`). Make one with "
-            f"`python -m diffrec_core pretrain --methods {method}` and reload this page.")
-    try:
-        return load_pretrained(method, split_for(base_method(method), dataset), root=root)
-    except (ValueError, OSError, KeyError) as e:      # CheckpointError / ConfigError are ValueErrors
-        raise MissingModel(f"The pretrained checkpoint for **{method}** in `{path}` could not be loaded: {e}. "
-                           f"Re-create it with `python -m diffrec_core pretrain --methods {method}`.") from e
-
-
+# ------------------------------------------------------------------------------------------------ the model shown
 def get_model(method: str, dataset: Optional[str] = None):
     """The model of a method a page shows: the session's Lab model where one is in use on this page (see
     :func:`lab_model_for`), else the pretrained one (shared, read-only). Raises :class:`MissingModel` with a clear
@@ -178,7 +146,7 @@ def get_model(method: str, dataset: Optional[str] = None):
     hit = lab_model_for(method, dataset)
     if hit is not None:
         return hit[1].model
-    return _load_model(checkpoint_name(method), dataset, pretrained_root())
+    return L.load_model(checkpoint_name(method), dataset, L.pretrained_root())
 
 
 def get_trajectory(method: str, dataset: str, user: int, seed: int, T_prime: int, sampling_noise: bool,
@@ -188,195 +156,20 @@ def get_trajectory(method: str, dataset: str, user: int, seed: int, T_prime: int
     method's key, so the two can never be mixed up."""
     hit = lab_model_for(method, dataset)
     if hit is not None:
-        return _lab_trajectory(hit[0], int(user), int(seed), int(T_prime), bool(sampling_noise), reverse, int(k))
-    return _pretrained_trajectory(checkpoint_name(method), dataset, int(user), int(seed), int(T_prime),
-                                  bool(sampling_noise), reverse, int(k), root)
+        return L.lab_trajectory(hit[0], int(user), int(seed), int(T_prime), bool(sampling_noise), reverse, int(k))
+    return L.pretrained_trajectory(checkpoint_name(method), dataset, int(user), int(seed), int(T_prime),
+                                   bool(sampling_noise), reverse, int(k), root)
 
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def _pretrained_trajectory(method: str, dataset: str, user: int, seed: int, T_prime: int, sampling_noise: bool,
-                           reverse: str, k: int, root: str):
-    model = _load_model(method, dataset, root)
-    return model.trajectory(get_split(dataset), [int(user)], k=int(k), seed=int(seed), T_prime=int(T_prime),
-                            sampling_noise=bool(sampling_noise), reverse=reverse)
-
-
-def _held_run(run_id: str):
-    """A Lab run by id from the server's size-capped store (not from session state: cached functions must not
-    read it). Evicted runs raise :class:`MissingModel`."""
-    from diffrec_core import lab_train as L
-
-    e = L.RUNS.get(run_id)
-    if e is None:
-        raise MissingModel("The Lab model chosen for the pages is no longer held by the server (it keeps a few "
-                           "at a time); train it again in the Lab or switch back to the pretrained models.")
-    return e.obj
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def _lab_trajectory(run_id: str, user: int, seed: int, T_prime: int, sampling_noise: bool, reverse: str, k: int):
-    run = _held_run(run_id)
-    return run.model.trajectory(run.split, [int(user)], k=int(k), seed=int(seed), T_prime=int(T_prime),
-                                sampling_noise=bool(sampling_noise), reverse=reverse)
 
 
 def get_diffused_row(method: str, dataset: str, user: int):
     """The row a method diffuses for one user (T-DiffRec: the time-weighted history), as a NumPy vector."""
     hit = lab_model_for(method, dataset)
     if hit is not None:
-        return _lab_diffused_row(hit[0], int(user))
-    return _pretrained_diffused_row(checkpoint_name(method), dataset, int(user))
+        return L.lab_diffused_row(hit[0], int(user))
+    return L.pretrained_diffused_row(checkpoint_name(method), dataset, int(user))
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def _lab_diffused_row(run_id: str, user: int):
-    run = _held_run(run_id)
-    return _diffused_row(run.model, run.split, user)
-
-
-def _diffused_row(model, split, user: int):
-    if not hasattr(model, "diffused_rows"):
-        return None
-    import torch
-
-    with torch.no_grad():
-        return model.diffused_rows(split, [int(user)])[0].detach().cpu().numpy().astype("float64")
-
-
-@st.cache_data(show_spinner=False, max_entries=256)
-def _pretrained_diffused_row(method: str, dataset: str, user: int):
-    return _diffused_row(_load_model(method, dataset, pretrained_root()), get_split(dataset), user)
-
-
-@st.cache_data(show_spinner=False)
-def _demo_user(dataset: str) -> int:
-    return uidata.demo_user(get_split(dataset))
-
-
-@st.cache_data(show_spinner=False)
-def get_item_axis(dataset: str):
-    split = get_split(dataset)
-    return uidata.item_axis(split.item_genres, uidata.item_popularity(split), split.n_items)
-
-
-@st.cache_data(show_spinner=False)
-def get_world_summary(dataset: str) -> dict:
-    return uidata.world_summary(get_split(dataset))
-
-
-@st.cache_data(show_spinner=False)
-def get_results() -> dict:
-    p = REPO / "pretrained" / "results.json"
-    return json.loads(p.read_text()) if p.exists() else {"methods": {}}
-
-
-@st.cache_data(show_spinner=False)
-def get_teaching_results() -> dict:
-    """pretrained/teaching_results.json: the teaching models' figures and their faithful models' (pipeline)."""
-    from diffrec_core.pipeline import TEACHING_RESULTS
-
-    p = REPO / "pretrained" / TEACHING_RESULTS
-    return json.loads(p.read_text()) if p.exists() else {"models": {}}
-
-
-def method_specs():
-    from diffrec_core import registry
-
-    return registry.specs()
-
-
-def method_title(name: str) -> str:
-    try:
-        from diffrec_core import registry
-
-        return registry.get(name).title
-    except KeyError:
-        return name
-
-
-# ------------------------------------------------------------------------------------------------ warm-up
-WARM = {"started": None, "finished": None, "done": [], "errors": {}}   # the process's warm-up, as it goes
-
-
-def warm_tasks(dataset: str = "sample") -> list:
-    """``(label, call)`` for everything a first visit to a page loads through this module's cached loaders: the
-    splits, every shipped checkpoint the pages read (faithful and teaching), the summaries, and the opening runs
-    of Home and Reverse (the demo user, each model's own settings), in the order of a first lecture. Calls are
-    the very loaders the pages call, with the arguments they pass, so a first visit hits the cache."""
-    from diffrec_core import registry
-    from diffrec_core.pipeline import TEACHING
-
-    root = pretrained_root()
-    tasks = [("split", lambda: get_split(dataset)), ("leave-one-out split", lambda: get_split(dataset, "loo")),
-             ("demo user", lambda: _demo_user(dataset)), ("item axis", lambda: get_item_axis(dataset)),
-             ("world summary", lambda: get_world_summary(dataset)), ("results", get_results),
-             ("teaching results", get_teaching_results)]
-    readable = [s.name for s in registry.specs() if "lists" not in s.needs]     # rerankers load on their page
-    names = [m for m in REVERSE_METHODS if m in readable] + list(TEACHING) \
-        + [m for m in readable if m not in REVERSE_METHODS]
-    shipped = [n for n in names if (Path(root) / n / "model.safetensors").exists()]
-    tasks += [(f"model {n}", lambda n=n: _load_model(n, dataset, root)) for n in shipped]
-
-    def opening_run(name: str):
-        user = _demo_user(dataset)
-        run = _run_settings(name, dataset)
-        _pretrained_diffused_row(name, dataset, user)
-        return _pretrained_trajectory(name, dataset, user, 0, run["t_prime"], run["noise"], "all_T", 10, root)
-
-    tasks += [(f"opening run {n}", lambda n=n: opening_run(n)) for n in shipped
-              if n in REVERSE_METHODS or n in TEACHING]
-    return tasks + [("page modules", _import_page_modules)]
-
-
-def _import_page_modules() -> None:
-    """The figure modules (ui/) and page helpers (views/_*.py) the pages import: a first import costs seconds
-    (Plotly's and pandas' own), once per process. None of them imports umap (design.md)."""
-    import importlib
-
-    for p in sorted((REPO / "ui").glob("*.py")):
-        if p.stem != "__init__":
-            importlib.import_module(f"ui.{p.stem}")
-    for p in sorted((REPO / "views").glob("_*.py")):
-        if p.stem not in ("__init__", "_common"):
-            importlib.import_module(f"views.{p.stem}")
-
-
-def warm_caches(dataset: str = "sample", log=None) -> dict:
-    """Run :func:`warm_tasks` one after the other; ``{label: seconds}``, a failed task's error kept in
-    :data:`WARM` (a missing checkpoint is the page's own message to show, not the warm-up's)."""
-    import time
-
-    WARM["started"] = WARM["started"] or time.time()
-    out = {}
-    for label, call in warm_tasks(dataset):
-        t = time.perf_counter()
-        try:
-            call()
-        except (MissingModel, OSError, ValueError, KeyError) as e:
-            WARM["errors"][label] = str(e)[:200]
-            continue
-        out[label] = round(time.perf_counter() - t, 3)
-        WARM["done"].append(label)
-        if log:
-            log(f"warm-up: {label} {out[label]:.2f} s")
-    WARM["finished"] = time.time()
-    return out
-
-
-@st.cache_resource(show_spinner=False)
-def _warm_thread(dataset: str):
-    """The background warm-up, once per server process (a cached resource: every session and rerun gets the same
-    thread). Its calls carry no page context, so they draw no spinner; what they load is shared with the pages."""
-    import threading
-
-    t = threading.Thread(target=warm_caches, args=(dataset,), name="diffrec-warm-up", daemon=True)
-    t.start()
-    return t
-
-
-def start_warm_up(dataset: str = "sample") -> None:
-    """Start :func:`warm_caches` in a background thread unless this process has already (app.py, every run)."""
-    _warm_thread(dataset)
 
 
 # ------------------------------------------------------------------------------------------------ teaching models
@@ -417,19 +210,13 @@ def model_label(method: str) -> str:
     return " (teaching model)" if model_kind(method) == "teaching" else " (faithful)"
 
 
-def _run_settings(name: str, dataset: str) -> dict:
-    """A checkpoint's own reverse-run settings (its config): T′ and sampling noise."""
-    cfg = _load_model(name, dataset, pretrained_root()).config
-    return {"t_prime": int(cfg.sampling_steps), "noise": bool(cfg.sampling_noise)}
-
-
 def _model_changed(method: str, page: str) -> None:
     """A change of model puts the page's run settings at that model's own (the teaching model runs from x_T,
     T′ = T; the faithful one from the history, T′ = 0), so each opens on the run it was made for."""
     keys = TEACHING_PAGES[page]
     name = _teaching_name(method) if st.session_state.get(keys["choice"]) == "teaching" else method
     try:
-        run = _run_settings(name, current("dataset"))
+        run = L.run_settings(name, current("dataset"))
     except MissingModel:
         return
     st.session_state[f"_{keys['t_prime']}_value"] = run["t_prime"]        # the sticky T′ slider's value
@@ -440,9 +227,9 @@ def _model_changed(method: str, page: str) -> None:
 def _teaching_sentence(method: str, kind: str) -> tuple:
     """(label, sentence): what the chosen model shows, from the figures pretraining measured over all users
     (pretrained/teaching_results.json)."""
-    row = get_teaching_results().get("models", {}).get(_teaching_name(method) or "", {})
+    row = L.get_teaching_results().get("models", {}).get(_teaching_name(method) or "", {})
     t, f = row.get("reverse"), row.get("faithful_reverse")
-    title = method_title(method)
+    title = L.method_title(method)
     if kind == "teaching":
         if not t:
             return "Teaching model:", (f"{title} trained with noise one can see and run from noise (x_T, T′ = T). "
@@ -454,7 +241,7 @@ def _teaching_sentence(method: str, kind: str) -> tuple:
                 f"history from the other items (AUC {t['start_auc']:.2f}; 0.5 = no trace) - and run from x_T "
                 f"(T′ = T). Over all users, held-out Recall@{t['k']} rises from {r[0]:.3f} at step 1 to "
                 f"{r[-1]:.3f} at step {t['steps']}: noise destroys, the reverse chain recovers.")
-        test_t, test_f = row.get("test", {}).get("recall@10"), get_results().get("methods", {}).get(
+        test_t, test_f = row.get("test", {}).get("recall@10"), L.get_results().get("methods", {}).get(
             method, {}).get("test", {}).get("recall@10")
         if test_t is not None and test_f is not None:
             text += (f" It recommends worse than the faithful model (test Recall@10 {test_t:.3f} against "
@@ -492,7 +279,7 @@ def model_choice(method: str, page: str = "reverse") -> str:
     first = shadow not in st.session_state and keys["t_prime"] not in st.session_state
     if first or (prev is not None and prev != shown and (prev in TEACHING or shown in TEACHING)):
         try:
-            cfg = lab[1].model.config if lab is not None else _load_model(shown, dataset, pretrained_root()).config
+            cfg = lab[1].model.config if lab is not None else L.load_model(shown, dataset, L.pretrained_root()).config
         except MissingModel:
             cfg = None
         if cfg is not None:
@@ -505,8 +292,8 @@ def model_choice(method: str, page: str = "reverse") -> str:
         st.caption("Your Lab model is shown; the teaching / faithful choice applies to the pretrained models.")
         return "lab"
     if name is None:
-        have = ", ".join(method_title(t.method) for t in TEACHING.values())
-        st.caption(f"{method_title(method)}: the faithful model (authors' settings). A teaching model with visible "
+        have = ", ".join(L.method_title(t.method) for t in TEACHING.values())
+        st.caption(f"{L.method_title(method)}: the faithful model (authors' settings). A teaching model with visible "
                    f"noise ships for {have}.")
         return "faithful"
     st.radio("model", list(page_params.MODEL_KINDS), format_func=page_params.MODEL_KINDS.get, key=keys["choice"],
@@ -540,10 +327,10 @@ def lab_model_why_not(run, dataset: str) -> Optional[str]:
     """Why the pages cannot show this Lab run in place of a pretrained model (None when they can). Honest limits:
     only the interaction-vector methods the Reverse page runs, and only on the very data the pages show (the Lab's
     sample world is the same split as ``get_split("sample")``; an upload is another catalogue)."""
-    if run.method not in REVERSE_METHODS:
-        return (f"No page shows a Lab-trained {method_title(run.method)} yet; the pages show the pretrained "
+    if run.method not in L.REVERSE_METHODS:
+        return (f"No page shows a Lab-trained {L.method_title(run.method)} yet; the pages show the pretrained "
                 f"models.")
-    split = get_split(dataset)
+    split = L.get_split(dataset)
     same = run.split.n_users == split.n_users and run.split.n_items == split.n_items \
         and (run.split.train != split.train).nnz == 0
     if not same:
@@ -570,7 +357,7 @@ def _use_lab_model() -> None:
     rid = st.session_state.get("side_lab_model")
     lab.set_active(rid)
     run = lab.get_run(rid)
-    if run is not None and run.method in REVERSE_METHODS:
+    if run is not None and run.method in L.REVERSE_METHODS:
         st.session_state["method"] = run.method
 
 
@@ -601,7 +388,7 @@ def _lab_model_selector(dataset: str) -> None:
         st.caption(why)
     else:
         where = ", ".join(LAB_MODEL_PAGES.values())
-        st.caption(f"Shown on: {where} (when Method is {method_title(hit[1].method)}). The other pages show the "
+        st.caption(f"Shown on: {where} (when Method is {L.method_title(hit[1].method)}). The other pages show the "
                    f"pretrained models.")
 
 
@@ -609,7 +396,7 @@ def _lab_model_selector(dataset: str) -> None:
 def _random_user():
     import numpy as np
 
-    split = get_split(current("dataset"))
+    split = L.get_split(current("dataset"))
     st.session_state["user"] = int(np.random.default_rng().integers(split.n_users))
 
 
@@ -620,8 +407,8 @@ def sidebar(page: Optional[str] = None) -> None:
     url_state({"dataset": Param(str, DEFAULTS["dataset"], one_of(DATASETS))})
     if st.session_state.get("dataset") not in DATASETS:
         st.session_state["dataset"] = DEFAULTS["dataset"]
-    names = [m for m in REVERSE_METHODS if m in {s.name for s in method_specs()}]
-    split = get_split(current("dataset"))
+    names = [m for m in L.REVERSE_METHODS if m in {s.name for s in L.method_specs()}]
+    split = L.get_split(current("dataset"))
     params = page_params.sidebar(DATASETS, names, split.n_users, default_user(current("dataset")))
     url_state({k: params[k] for k in ("method", "user", "seed", "present")})
     with st.sidebar:
@@ -630,7 +417,7 @@ def sidebar(page: Optional[str] = None) -> None:
                           "line: `python -m diffrec_core train --method diffrec --data PATH`.")
         if st.session_state.get("method") not in names:
             st.session_state["method"] = names[0] if names else DEFAULTS["method"]
-        st.selectbox("Method", names, format_func=method_title, key="method",
+        st.selectbox("Method", names, format_func=L.method_title, key="method",
                      help="The diffusion model the reverse page denoises with.")
         _lab_model_selector(current("dataset"))
         clamp_state("user", 0, split.n_users - 1, default_user(current("dataset")))

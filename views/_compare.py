@@ -68,12 +68,12 @@ split_for = C.split_for      # the split each method's protocol reads (leave-one
 def model(method: str, dataset: str):
     if method in INTERACTION_VECTOR:
         return C.get_model(method, dataset)
-    return C._load_model(method, dataset, C.pretrained_root())
+    return C.load_model(method, dataset, C.pretrained_root())
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
 def _trajectory(method: str, dataset: str, user: int, seed: int, k: int, root: str):
-    m = C._load_model(method, dataset, root)
+    m = C.load_model(method, dataset, root)
     return m.trajectory(split_for(method, dataset), [int(user)], k=int(k), seed=int(seed))
 
 

@@ -34,7 +34,7 @@ def get_seq_split(dataset: str):
 
 
 def get_seq_model(method: str, dataset: str, root: str):
-    return C._load_model(method, dataset, root)      # shared cache; loads on the method's own split
+    return C.load_model(method, dataset, root)      # shared cache; loads on the method's own split
 
 
 @st.cache_resource(show_spinner=False)

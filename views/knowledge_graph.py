@@ -24,7 +24,7 @@ def kg_analysis(dataset: str, root: str) -> dict:
 
     from diffrec_core.metrics import average, mask_scores, ranking_metrics, topk
 
-    model = C._load_model(METHOD, dataset, root)
+    model = C.load_model(METHOD, dataset, root)
     split = C.get_split(dataset)
     info = split.kg_info or {}
     names = list(info.get("entity_names") or [])
@@ -51,7 +51,7 @@ def kg_analysis(dataset: str, root: str) -> dict:
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def row_trajectory(dataset: str, entity: int, T_prime: int, noise: bool, reverse: str, seed: int, root: str):
-    model = C._load_model(METHOD, dataset, root)
+    model = C.load_model(METHOD, dataset, root)
     return model.kg_trajectory(C.get_split(dataset), [int(entity)], k=10, seed=int(seed), T_prime=int(T_prime),
                                sampling_noise=bool(noise), reverse=reverse)
 
