@@ -96,6 +96,26 @@ def test_reverse_step_method_and_guidance_controls():
     assert metrics(at)["w"] == "5.00"
 
 
+def test_each_model_shows_only_its_own_knob_and_its_chance_level():
+    at = run(em_method="diffurec")
+    no_exception(at)
+    keys = {w.key for w in list(at.slider) + list(at.select_slider)}
+    assert "em_lam" in keys and "em_w" not in keys
+    t = texts(at)
+    assert "a random ranking gets 20/500 = 0.040" in t
+    import json
+
+    from ui import embeddings as E
+    results = json.loads((REPO / "pretrained" / "results.json").read_text())["methods"]
+    for m in ("diffurec", "dreamrec"):                        # the sentences follow the recorded test metrics
+        assert E.chance_sentence(m, results[m]["test"], 500) in t
+    at.radio(key="em_method").set_value("dreamrec").run()
+    no_exception(at)
+    keys = {w.key for w in list(at.slider) + list(at.select_slider)}
+    assert "em_w" in keys and "em_lam" not in keys
+    assert "How x\\_t was placed" in texts(at) or "How x_t was placed" in texts(at)
+
+
 def test_lambda_slider_moves_the_marker_and_changes_diffurec():
     at = run()
     x_before = trace(charts(at)["em_reverse"], "x̂0 (prediction)")["x"]

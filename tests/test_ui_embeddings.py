@@ -124,6 +124,34 @@ def test_forward_figure_curve_and_caption(world, split):
     assert split.item_titles[run.nearest[10, 0]] in cap
 
 
+def test_forward_figure_shows_the_similarity_not_only_the_position(world, split):
+    du, imap = world["du"], world["maps"]["diffurec"]
+    run = SX.forward_item(du, 7, seed=0, E=imap.embeddings)
+    T = du.diffusion.T
+    sizes = {}
+    for t in (0, T):
+        fig = E.forward_figure(imap, "umap", run, t, split.item_genres, split.item_titles)
+        sizes[t] = _trace(fig, f"x_{t}").marker.size
+        c = float(run.cos_to_item[t])
+        assert f"cos to the item <b>{c:.2f}</b>" in fig.layout.annotations[0].text
+        assert sizes[t] == E.similarity_size(c)
+    assert run.cos_to_item[0] > run.cos_to_item[T] and sizes[0] > sizes[T]     # less similar: a smaller marker
+    assert E.similarity_size(-0.3) == E.similarity_size(0.0) < E.similarity_size(0.28) < E.similarity_size(1.0)
+    umap = E.placement_sentence("umap", 0.28, "Solar Station")
+    assert "0.28" in umap and "Solar Station" in umap and "10 most cosine-similar items" in umap
+    assert "exactly" in E.placement_sentence("pca", 0.28, "Solar Station")
+
+
+def test_chance_sentence_compares_with_a_random_ranking():
+    assert E.chance_recall(20, 500) == 0.04
+    at = E.chance_sentence("dreamrec", {"recall@20": 0.031}, 500)
+    assert "0.031" in at and "20/500 = 0.040" in at and "at chance" in at
+    good = E.chance_sentence("diffurec", {"recall@20": 0.192}, 500)
+    assert "at chance" not in good and "4.8× chance" in good
+    assert "at chance" in E.chance_sentence("diffurec", {"recall@20": 0.192}, 50)          # 20/50 = 0.4 random
+    assert E.chance_sentence("dreamrec", {}, 500) == ""
+
+
 def test_multiples_and_guidance_caption(world, split):
     dr, imap = world["dr"], world["maps"]["dreamrec"]
     ws = [0.0, 2.0, 8.0]

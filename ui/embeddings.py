@@ -171,13 +171,44 @@ def forward_figure(imap: ItemMap, kind: str, run, t: int, genres=None, titles=No
     data.append(_marks(xy, run.nearest[t], titles, f"nearest to x_{t}", "circle", COLORS["topk"], 14, fill=False,
                        line_color=COLORS["topk"]))
     data.append(_marks(xy, [run.item], titles, "the item (x_0)", "diamond", TARGET_COLOR, 17))
+    c = float(run.cos_to_item[t])
     data.append(dict(type="scatter", x=pr.xy[t:t + 1, 0], y=pr.xy[t:t + 1, 1], mode="markers", name=f"x_{t}",
-                     marker=dict(size=20, symbol="x", color=X0_COLOR, line=dict(width=2, color="#000")),
-                     hovertemplate=f"x_{t}<extra></extra>"))
+                     marker=dict(size=similarity_size(c), symbol="x", color=X0_COLOR,
+                                 opacity=_opacity(pr.support[t:t + 1])[0], line=dict(width=2, color="#000")),
+                     hovertemplate=f"x_{t}: cos to the item {c:.2f}, best cosine to any item "
+                                   f"{float(pr.support[t]):.2f}<extra></extra>"))
     layout = base_layout(f"Forward noising of “{_title(run.item, titles)}” · t = {t}", height=height,
                          **_axes(kind, imap))
-    layout.update(legend=SIDE_LEGEND, margin=dict(layout["margin"], t=70))
+    layout.update(legend=SIDE_LEGEND, margin=dict(layout["margin"], t=70),
+                  annotations=[dict(text=similarity_readout(c, float(pr.support[t]), t), x=0, y=1, xref="paper",
+                                    yref="paper", xanchor="left", yanchor="top", showarrow=False, align="left",
+                                    bgcolor="rgba(255,255,255,0.85)", font=dict(size=15))])
     return go.Figure(data=data, layout=layout)
+
+
+def similarity_size(cos: float, lo: float = 8.0, hi: float = 26.0) -> float:
+    """Marker size of a noised point from its cosine to the clean item (0 or less: smallest, 1: largest): the map
+    position cannot show similarity (see :func:`placement_sentence`), the size does."""
+    return float(lo + (hi - lo) * min(max(float(cos), 0.0), 1.0))
+
+
+def similarity_readout(cos_item: float, support: float, t: int) -> str:
+    """The figure's readout: how similar x_t really is to its item and to the closest item of all."""
+    return (f"x<sub>{int(t)}</sub>: cos to the item <b>{cos_item:.2f}</b> · best cos to any item {support:.2f}"
+            "<br>(marker size = cos to the item)")
+
+
+def placement_sentence(kind: str, cos_item: float, item_title: str, k: int = 10) -> str:
+    """How a live point was put on the ``kind`` map, and what that means for reading its position."""
+    head = f"x_t has a cosine of {num(cos_item)} with “{item_title}”"
+    if kind == "pca":
+        return (head + ". On the PCA map it is placed exactly, by the same linear projection as the items, but only "
+                "two directions of the space are shown: a point can look close to the item and still be far from "
+                "it along the hidden ones. The marker's size shows the cosine.")
+    return (head + f". UMAP cannot place a new point, so x_t is drawn at the similarity-weighted mean of the map "
+            f"positions of its {k} most cosine-similar items: it always lands among the items it resembles most, "
+            "however little it resembles them, so its distance to the item on this map says nothing. The marker's "
+            "size and the readout show the cosine instead.")
 
 
 def forward_curve(run, t: int) -> go.Figure:
@@ -209,6 +240,29 @@ def forward_caption(run, t: int, titles=None, T: Optional[int] = None) -> str:
     return (f"At t = {t}, x_t = {num(run.sqrt_ab[t], 4)}·x_0 + {num(run.noise_std[t])}·ε keeps a cosine of "
             f"{num(run.cos_to_item[t])} with the clean embedding; “{_title(run.item, titles)}” is {where}. "
             f"Nearest items now: {near}." + end)
+
+
+# ------------------------------------------------------------------------------------------------ chance
+def chance_recall(k: int, n_items: int) -> float:
+    """Recall@k of a random ranking with one held-out item (leave-one-out): k / n_items."""
+    return min(float(k) / max(int(n_items), 1), 1.0)
+
+
+def chance_sentence(method: str, test: dict, n_items: int, k: int = 20, margin: float = 1.5) -> str:
+    """The model's test Recall@k next to a random ranking's; "at chance" when it is below ``margin`` times it
+    (one held-out item per user: a few hundred users cannot tell smaller differences apart). Empty when the
+    metric is not recorded."""
+    r = (test or {}).get(f"recall@{int(k)}")
+    if r is None:
+        return ""
+    m = METHOD_TITLE.get(method, method)
+    c = chance_recall(k, n_items)
+    head = (f"{m} (pretrained): test Recall@{int(k)} {float(r):.3f}; a random ranking gets {int(k)}/{int(n_items)}"
+            f" = {c:.3f}")
+    if float(r) < margin * c:
+        return head + (": this model is at chance (its rankings are no better than random), so read its maps "
+                       "and trajectories as how diffusion behaves, not as recommendations.")
+    return head + f": {float(r) / c:.1f}× chance."
 
 
 # ------------------------------------------------------------------------------------------------ reverse

@@ -150,6 +150,11 @@ if st.session_state.get("em_method", next(iter(models))) not in models:
 method = st.radio("Model for sections 2–3", list(models), format_func=E.METHOD_TITLE.get, key="em_method",
                   horizontal=True)
 model = models[method]
+results = C.get_results().get("methods", {})
+for m in models:                     # each model's test Recall@20 beside a random ranking's (k / n_items)
+    sentence = E.chance_sentence(m, results.get(m, {}).get("test", {}), split.n_items)
+    if sentence:
+        C.say(sentence)
 gmap, gwarn = get_map(method, dataset, root)
 gkind = kind if kind in gmap.kinds() else "pca"
 if gwarn:
@@ -179,6 +184,7 @@ with b:
     C.equation_panel(forward_equation(table_from_betas(model.diffusion.betas.double().numpy()), t), columns=2)
     C.chart(E.forward_curve(fwd, t), key="em_forward_curve", filename=f"{method}_forward_curve")
 C.say(E.forward_caption(fwd, t, titles, T))
+st.caption("How x_t was placed: " + E.placement_sentence(gkind, float(fwd.cos_to_item[t]), titles[int(item)]))
 
 
 # ---------------------------------------------------------------- 3. reverse
@@ -229,17 +235,25 @@ hist = history_controls()
 if hist is None:
     st.stop()
 items, target, user = hist
-c1, c2, c3, c4 = st.columns([1, 1.5, 2, 2])
+c1, c2, c3, _ = st.columns([1, 1.5, 2, 2])
 st.session_state.setdefault("em_k", 10)               # defaults via state: a link may have set them already
 st.session_state.setdefault("em_w", float(models["dreamrec"].config.w) if "dreamrec" in models else 2.0)
 st.session_state.setdefault("em_lam", 1e-3)
 K = c1.select_slider("top-K", [5, 10, 20], key="em_k")
 sampler = c2.radio("sampler", list(SAMPLERS), format_func=SAMPLERS.get, key="em_sampler")
-w = c3.slider("DreamRec guidance w", 0.0, PP.EM_W_MAX, step=PP.EM_W_STEP, key="em_w", disabled="dreamrec" not in models,
-              help="x̂0 = (1+w)·f(x, h) − w·f(x, ∅); w = 0 is the conditional model alone.")
-lam = c4.select_slider("DiffuRec δ (λ ~ N(δ, δ²))", LAMBDAS, key="em_lam",
-                       format_func=lambda v: f"{v:g}", disabled="diffurec" not in models,
-                       help="The scale at which the noisy target reaches DiffuRec's Transformer. Trained at 0.001.")
+# each model's own knob only: w is DreamRec's guidance, δ DiffuRec's λ scale (the other keeps its value)
+if method == "dreamrec":
+    w = c3.slider("DreamRec guidance w", 0.0, PP.EM_W_MAX, step=PP.EM_W_STEP, key="em_w", persist_state="session",
+                  help="x̂0 = (1+w)·f(x, h) − w·f(x, ∅); w = 0 is the conditional model alone.")
+else:
+    w = st.session_state["em_w"]
+if method == "diffurec":
+    lam = c3.select_slider("DiffuRec δ (λ ~ N(δ, δ²))", LAMBDAS, key="em_lam", persist_state="session",
+                           format_func=lambda v: f"{v:g}",
+                           help="The scale at which the noisy target reaches DiffuRec's Transformer. Trained at "
+                                "0.001.")
+else:
+    lam = st.session_state["em_lam"]
 hist_t = tuple(int(i) for i in items)
 traj = run_reverse(method, dataset, root, hist_t, seed, int(K), float(w), float(lam), sampler, int(user))
 S = traj.n_steps
