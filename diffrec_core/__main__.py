@@ -29,6 +29,7 @@ import torch
 from . import checkpoint, precision, registry
 from .errors import DiffRecError
 from .methods.base import ConfigError
+from .paths import SAMPLE_DATA
 from .pipeline import (TEACHING, build_model, instantiate, load_split, make_config, pick_device, pretrain_all,
                        pretrain_teaching, split_how)
 from .train import evaluate, fit
@@ -378,9 +379,9 @@ def cmd_sample_world(a) -> int:
     """Generate the sample world (diffrec_core.data.sample_world): the same seed gives byte-identical files."""
     from .data import sample_world
 
-    stats = sample_world.write_sample_world(a.out or sample_world.DEFAULT_OUT, a.seed)
+    stats = sample_world.write_sample_world(a.out or SAMPLE_DATA, a.seed)
     print(json.dumps(stats, indent=1))
-    print(f"sample world (seed {a.seed}) written to {a.out or sample_world.DEFAULT_OUT}", file=sys.stderr)
+    print(f"sample world (seed {a.seed}) written to {a.out or SAMPLE_DATA}", file=sys.stderr)
     return 0
 
 

@@ -39,6 +39,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 from .errors import DiffRecError
+from .paths import PRETRAINED
 
 MAP_FORMAT = "diffrec-item-map"
 MAP_VERSION = 1
@@ -147,8 +148,6 @@ def load(path) -> ItemMap:
 
 
 def map_path(method: str, root=None) -> Path:
-    from .pipeline import PRETRAINED
-
     return Path(root or PRETRAINED) / method / FILE_NAME
 
 
@@ -216,8 +215,6 @@ def build_map(method: str, E: np.ndarray, with_umap: bool = True, n_neighbors: i
 
 def weights_hash(method: str, root=None) -> str:
     """The checkpoint's recorded weights hash (so the page can tell a map from another checkpoint)."""
-    from .pipeline import PRETRAINED
-
     cfg = Path(root or PRETRAINED) / method / "config.json"
     return str(json.loads(cfg.read_text()).get("weights_sha256", "")) if cfg.exists() else ""
 

@@ -15,10 +15,9 @@ from . import checkpoint, limits, registry
 from .data import load_dataset, make_split
 from .data.dataset import Split
 from .methods.base import ConfigError, Recommender, config_from_dict
+from .paths import PRETRAINED, REPO  # noqa: F401 - REPO, PRETRAINED: read (and patched in tests) as pipeline.*
 from .train import fit
 
-REPO = Path(__file__).resolve().parents[1]
-PRETRAINED = REPO / "pretrained"
 PRETRAIN_SEED = 1
 
 

@@ -19,13 +19,14 @@ from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence
 
 from .errors import DiffRecError
+from .paths import BENCHMARK_RESULTS
 
 SCHEMA = "diffrec-side-by-side"
 VERSION = 1
 MAX_BYTES = 1024 ** 2          # a row is about 3 kB; a megabyte is hundreds of reproductions
 METRICS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
 HEADLINE = "recall@20"
-DEFAULT_PATH = Path(__file__).resolve().parent.parent / "benchmarks" / "results" / "side_by_side.json"
+DEFAULT_PATH = BENCHMARK_RESULTS / "side_by_side.json"
 
 
 class ReproductionError(DiffRecError, ValueError):

@@ -43,8 +43,8 @@ import pandas as pd
 from .data.dataset import DataFormatError
 from .data.loaders import load_rerank_sessions
 from .data.sample_world import _item_arrays, _probs, _sigmoid, best_list, load_world, relevance
+from .paths import SAMPLE_DATA
 
-SAMPLE_DIR = Path(__file__).resolve().parents[1] / "sample_data"
 SPLIT_BOUNDS = (3000, 3500)          # train = sessions [0, 3000), valid = [3000, 3500), test = [3500, 4000)
 CSV_MAX_BYTES = 20_000               # an uploaded list of item ids is tiny; anything larger is refused
 CSV_MAX_TOKENS = 200
@@ -172,7 +172,7 @@ def _session_arrays(df: pd.DataFrame):
 
 def is_sample_world(root=None) -> bool:
     """A folder with the sample world's files (``world.json`` beside the sessions): its simulator applies."""
-    folder = Path(root).expanduser() if root is not None else SAMPLE_DIR
+    folder = Path(root).expanduser() if root is not None else SAMPLE_DATA
     return folder.is_dir() and (folder / "world.json").exists()
 
 
@@ -188,7 +188,7 @@ def load_rerank_data(root=None) -> RerankData:
     the item popularity."""
     if root is not None and not is_sample_world(root):
         return _load_own_logs(Path(root).expanduser())
-    folder = Path(root) if root is not None else SAMPLE_DIR
+    folder = Path(root) if root is not None else SAMPLE_DATA
     if not (folder / "rerank_sessions.csv").exists():
         raise FileNotFoundError(f"{folder / 'rerank_sessions.csv'}: no reranking sessions here (regenerate the "
                                 "sample world with python -m diffrec_core sample-world)")

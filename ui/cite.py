@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional
 from diffrec_core.errors import DiffRecError
+from diffrec_core.paths import METHODS_DOC
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "methods.md"
+DOC = METHODS_DOC
 DOC_NAME = "docs/methods.md"
 PAGE = "reference"              # the Reference page's URL path (app.py registers views/reference.py)
 MAX_DOC_BYTES = 1_000_000       # the specification is ~70 kB; refuse anything far larger before reading it

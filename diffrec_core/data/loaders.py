@@ -44,8 +44,8 @@ import pandas as pd
 
 from .dataset import DataFormatError, InteractionLog
 from .splits import _chrono_order
+from ..paths import SAMPLE_DATA
 
-SAMPLE_DIR = Path(__file__).resolve().parents[2] / "sample_data"
 MAX_BYTES = 200 * 1024 ** 2
 
 _USER_NAMES = {"user", "user_id", "userid", "uid", "u", "user_id:token", "visitorid", "customer_id"}
@@ -630,7 +630,7 @@ def load_rerank_sessions(root=None, max_bytes: Optional[int] = MAX_BYTES, remap_
     are renumbered the same way (``df.attrs['user_ids']`` / ``['item_ids']`` hold the original ids), so string
     ids and sparse ids work. ``df.attrs['session_ids']`` holds the original session ids.
     """
-    path = Path(root).expanduser() if root is not None else SAMPLE_DIR
+    path = Path(root).expanduser() if root is not None else SAMPLE_DATA
     f = path / RERANK_FILE if path.is_dir() else path
     if not f.exists():
         raise FileNotFoundError(f"{f}: no reranking sessions here (a CSV of logged sessions, or a folder holding "
@@ -757,7 +757,7 @@ def load_dataset(spec: str, root=None, *, min_rating: Optional[float] = None,
     """
     spec = str(spec)
     if spec == "sample":
-        folder = Path(root) if root is not None else SAMPLE_DIR
+        folder = Path(root) if root is not None else SAMPLE_DATA
         return _load_sample(folder, max_bytes)
     path = Path(spec).expanduser()
     if root is not None and not path.is_absolute():

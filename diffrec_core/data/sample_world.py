@@ -31,8 +31,9 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
+from ..paths import SAMPLE_DATA
+
 DEFAULT_SEED = 2024
-DEFAULT_OUT = Path(__file__).resolve().parents[2] / "sample_data"
 
 GENRES = ["Action", "Comedy", "Drama", "Sci-Fi", "Thriller", "Romance", "Animation", "Documentary"]
 GENRE_SHARE = [0.16, 0.15, 0.17, 0.13, 0.12, 0.10, 0.09, 0.08]
@@ -202,7 +203,7 @@ def best_list(world: dict, user: int, candidates, length: Optional[int] = None) 
 
 def load_world(path=None) -> dict:
     """Read ``world.json`` (default: the shipped ``sample_data/world.json``)."""
-    path = Path(path) if path is not None else DEFAULT_OUT / "world.json"
+    path = Path(path) if path is not None else SAMPLE_DATA / "world.json"
     if path.is_dir():
         path = path / "world.json"
     return json.loads(path.read_text())
@@ -615,7 +616,7 @@ keep `is_noise` and `is_wrong` so that the app can show them; the methods must d
 """
 
 
-def write_sample_world(out_dir=DEFAULT_OUT, seed: int = DEFAULT_SEED) -> dict:
+def write_sample_world(out_dir=SAMPLE_DATA, seed: int = DEFAULT_SEED) -> dict:
     """Generate the world and write its files into ``out_dir``; returns ``world["stats"]``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -69,6 +69,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..diffusion.discrete import apply_swaps, describe_step, make_noise, pair_of_op
+from ..paths import PRETRAINED
 from ..registry import MethodSpec, register
 from ..rerank import RerankData, Request, load_rerank_data
 from ..trajectory import Trajectory
@@ -565,7 +566,6 @@ def pretrain(out=None, data_root=None, seed: int = 1, log=print, threads: Option
     evaluator), ``pretrained/dcdr_prm`` and ``pretrained/dcdr_results.json`` (training losses and times; the
     benchmark adds held-out figures). Deterministic for a seed and thread count."""
     from .. import checkpoint       # checkpoint imports the methods package: loaded when this runs, not before
-    from ..pipeline import PRETRAINED
     from .rerank_baselines import PRM, RerankNetConfig     # here: DCDR registers first (the registry keeps order)
 
     out = Path(out) if out else PRETRAINED
@@ -614,7 +614,6 @@ def load_pretrained_rerank(root=None, n_users: Optional[int] = None, n_items: Op
     baselines built from DCDR-P's evaluator}, plus a list of messages for checkpoints that are missing or broken.
     Raises FileNotFoundError (with the command that makes them) when DCDR-P itself is unavailable."""
     from .. import checkpoint       # see pretrain
-    from ..pipeline import PRETRAINED
     from .rerank_baselines import build_rerankers
 
     root = Path(root) if root is not None else PRETRAINED
