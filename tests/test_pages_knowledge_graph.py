@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from test_pages_app import charts, fresh_caches, messages, metrics, no_exception, page, texts  # noqa: F401
+from ui import knowledge_graph as K
 
 REPO = Path(__file__).resolve().parents[1]
 HAVE_MODEL = (REPO / "pretrained" / "diffkg" / "model.safetensors").exists()
@@ -34,6 +35,14 @@ def test_page_runs_with_every_view_and_downloads():
     t = texts(at)
     assert "injected wrong" in t and "random" in t and "2,701 triples" in t
     assert "faithful_bug = False" in t and "Selected on validation" in t
+    # one unit: the equation counts the same triples as the truth table; the edges are explained once
+    rebuilt_n = [r for r in at.dataframe if "triples kept" in r.value.columns][0].value["triples kept"].tolist()
+    live = at.latex[3].value
+    assert r"\text{triples}" in live and "edges" not in live
+    assert f"{rebuilt_n[0]:,}".replace(",", "{,}") in live and f"{rebuilt_n[1]:,}".replace(",", "{,}") in live
+    assert "Counting: a triple" in t and "directed edges" in t
+    assert K.STAGE_LABELS["denoised"] in "".join(r.value["KG"].tolist()[1] for r in at.dataframe
+                                                 if "triples kept" in r.value.columns)
     m = metrics(at)
     assert "wrong triples removed by the rebuild" in m and m["wrong triples removed by the rebuild"].endswith("%")
     assert at.slider(key="kg_step").value == at.slider(key="kg_step").max == 5     # starts at the rebuild's x̂0

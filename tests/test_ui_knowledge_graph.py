@@ -56,13 +56,16 @@ def test_truth_metrics_against_hand_counts_and_the_hypergeometric_baseline():
     assert d.kept == 2 and d.recall == pytest.approx(2 / 4)
     assert tr["original view"].kept == 6 and tr["original view"].wrong_removed == 0
     tab = K.truth_table(tr)
-    assert tab["KG"].tolist() == ["rebuilt", "denoised", "original view"]
+    assert tab["KG"].tolist() == [K.STAGE_LABELS[k] for k in ("rebuilt", "denoised", "original view")]
+    assert tab["KG"].str.startswith("rebuilt").sum() == 1 and "keep step" in tab["KG"].iloc[1]
     fig = K.truth_figure(tr)
     assert [t.name for t in fig.data] == ["wrong triples removed", "correct triples removed",
                                          "random keeping (either kind)"]
     assert list(fig.data[0].y) == [1.0, 1.0]
     cap = K.truth_caption(tr, 0.5)
     assert "removes 100 % of the 2 injected wrong triples" in cap and "keep step (probability 0.5)" in cap
+    assert "rebuilt KG (top-k of the denoised rows) keeps 3 of 6 triples" in cap
+    assert "2 triples in the denoised KG" in cap
     assert K.truth_metrics(K.edge_table(state(), None, None)) == {}
 
 
@@ -159,8 +162,29 @@ def test_topk_and_metrics_tables():
     assert vt["DiffKG scored with"].tolist() == ["original KG", "denoised KG"] and np.isnan(vt["ndcg@20"].iloc[1])
 
 
-def test_diffkg_equation_has_live_numbers():
-    eq = K.diffkg_equation(0.5, 1, 0.5, 970, 485, 5402)
+def test_kg_counts_and_the_units_sentence():
+    c = K.kg_counts(edges())
+    # 6 triples = 12 edges; rebuilt (0,4), (2,5), (3,5) both ways; the keep step drops (3,5) forward only
+    assert (c["triples"], c["edges"]) == (6, 12)
+    assert (c["rebuilt_triples"], c["rebuilt_edges"]) == (3, 6)
+    assert (c["denoised_triples"], c["denoised_edges"], c["denoised_both"]) == (2, 5, 2)
+    s = K.units_sentence(c)
+    assert "the 6 triples are 12 edges" in s and "3 triples = 6 edges" in s
+    assert "5 edges survive" in s and "2 triples keep their forward edge (2 of them both directions)" in s
+    tr = K.truth_metrics(edges())
+    assert c["rebuilt_triples"] == tr["rebuilt"].kept and c["denoised_triples"] == tr["denoised"].kept
+    one_way = K.kg_counts(K.edge_table(state(coin_false=((5, 3), (4, 0))), TRIPLES, None, NAMES))
+    assert one_way["denoised_both"] == 1 and one_way["denoised_triples"] == 3
+
+
+def test_diffkg_equation_counts_triples_and_explains_edges_once():
+    c = K.kg_counts(edges())
+    eq = K.diffkg_equation(0.5, 1, 0.5, c)
     assert "CKGC" not in eq.general and r"\lambda" in eq.general and "top" in eq.general
-    assert "970" in eq.live and "485" in eq.live and "5{,}402" in eq.live
-    assert eq.values()["edges kept"] == "485" and eq.values()["p (keepRate)"] == "0.5"
+    assert r"6\ \to\ 3\ \to\ 2\ \text{triples}" in eq.live
+    v = eq.values()
+    assert v["original triples"] == "6" and v["rebuilt KG"] == "3" and v["denoised KG"] == "2"
+    assert v["p (keepRate)"] == "0.5" and "12 → 6 → 5 edges" in eq.note
+    big = dict(c, triples=2701, edges=5402, rebuilt_triples=485, rebuilt_edges=970, denoised_triples=240,
+               denoised_edges=487)
+    assert "2{,}701" in K.diffkg_equation(0.5, 1, 0.5, big).live

@@ -143,10 +143,46 @@ def truth_metrics(edges: pd.DataFrame) -> Dict[str, StageTruth]:
     return out
 
 
+# The KG stages, named once: the page, the table and the figure use these labels.
+STAGE_LABELS = {"original view": "original (the model's sampled view)",
+                "rebuilt": "rebuilt (top-k of the denoised rows)",
+                "denoised": "denoised (rebuilt, then the random keep step: what the recommender reads)"}
+_STAGE_SHORT = {"rebuilt": "rebuilt KG<br>(top-k of the rows)", "denoised": "denoised KG<br>(+ random keep step)"}
+
+
+def kg_counts(edges: pd.DataFrame) -> dict:
+    """Triples and directed edges per stage. A triple (head, relation, tail) is stored as two directed edges (it
+    and its inverse); a triple counts as in a stage when its forward edge is (``truth_metrics``' rule), and
+    ``denoised_both`` counts those whose inverse survived too (the keep step flips a coin per directed edge)."""
+    fwd = edges[~edges["inverse"]]
+    out = {"triples": int(len(fwd)), "edges": int(len(edges))}
+    for col in ("rebuilt", "denoised"):
+        out[f"{col}_triples"] = int(fwd[col].sum())
+        out[f"{col}_edges"] = int(edges[col].sum())
+    inv = edges[edges["inverse"]]
+    back = set(zip(inv.loc[inv["denoised"], "tail"].astype(int), inv.loc[inv["denoised"], "head"].astype(int)))
+    kept = fwd[fwd["denoised"]]
+    out["denoised_both"] = int(sum((int(h), int(t)) in back for h, t in zip(kept["head"], kept["tail"])))
+    return out
+
+
+def units_sentence(c: Mapping[str, int]) -> str:
+    """How triples and directed edges relate, with this KG's numbers: said once, then the page counts triples."""
+    rt, re_ = c["rebuilt_triples"], c["rebuilt_edges"]
+    rebuild = (f"the rebuild keeps or drops both directions of a triple together: {rt:,} triples = {re_:,} edges"
+               if re_ == 2 * rt else f"the rebuild keeps {rt:,} triples ({re_:,} directed edges)")
+    return (f"Counting: a triple (head, relation, tail) is one fact; DiffKG stores each as two directed edges, the "
+            f"triple and its inverse, so the {c['triples']:,} triples are {c['edges']:,} edges. In the rebuilt KG "
+            f"{rebuild}. The random keep step flips a coin per directed edge: {c['denoised_edges']:,} edges survive "
+            f"in the denoised KG, and {c['denoised_triples']:,} triples keep their forward edge "
+            f"({c['denoised_both']:,} of them both directions). Everything else on this page counts triples, a "
+            "triple counting as kept when its forward edge is.")
+
+
 def truth_table(truth: Mapping[str, StageTruth]) -> pd.DataFrame:
     rows = []
     for s in truth.values():
-        rows.append({"KG": s.name, "triples kept": s.kept, "of": s.total,
+        rows.append({"KG": STAGE_LABELS.get(s.name, s.name), "triples kept": s.kept, "of": s.total,
                      "precision": s.precision, "precision (random)": s.random_precision,
                      "recall": s.recall, "recall (random)": s.random_recall,
                      "wrong removed": s.wrong_removed, "wrong removed (random)": s.random_wrong_removed})
@@ -158,7 +194,7 @@ def truth_figure(truth: Mapping[str, StageTruth]) -> go.Figure:
     (bar: expectation; whisker: 90 % band)."""
     stages = [s for s in ("rebuilt", "denoised") if s in truth]
     data = []
-    x = [f"{s} KG" for s in stages]
+    x = [_STAGE_SHORT[s] for s in stages]
     data.append(dict(type="bar", name="wrong triples removed", x=x,
                      y=[truth[s].wrong_removed for s in stages], marker=dict(color=WRONG),
                      text=[pct(truth[s].wrong_removed, 1) for s in stages], textposition="outside",
@@ -188,15 +224,17 @@ def truth_caption(truth: Mapping[str, StageTruth], keep_rate: float) -> str:
         return "This data set has no ground truth for its triples, so the rebuild cannot be scored."
     r, d = truth["rebuilt"], truth["denoised"]
     better = r.wrong_removed > r.random_wrong_removed
-    s = (f"The rebuild keeps {r.kept:,} of {r.total:,} triples ({pct(r.kept / max(r.total, 1))}) and removes "
+    s = (f"The rebuilt KG (top-k of the denoised rows) keeps {r.kept:,} of {r.total:,} triples "
+         f"({pct(r.kept / max(r.total, 1))}) and removes "
          f"{pct(r.wrong_removed)} of the {r.wrong_total} injected wrong triples; keeping {r.kept:,} triples at random "
          f"would remove {pct(r.random_wrong_removed)} of them (90 % of random draws: {pct(r.random_band[0])}–"
          f"{pct(r.random_band[1])}). Precision of the kept triples: {pct(r.precision, 1)} vs "
          f"{pct(r.random_precision, 1)} at random. ")
     s += ("So the denoiser's top-k prefers true edges. " if better and r.p_value < 0.05 else
           "That is no better than chance. " if not better else "The difference is within chance. ")
-    s += (f"The random keep step (probability {num(keep_rate)}) then leaves {d.kept:,} triples, with "
-          f"{d.wrong_kept} wrong ones, and recall drops to {pct(d.recall)}: it cannot tell right from wrong.")
+    s += (f"The random keep step (probability {num(keep_rate)}) then leaves {d.kept:,} triples in the denoised KG "
+          f"(the one the recommender reads), with {d.wrong_kept} wrong ones, and recall drops to {pct(d.recall)}: "
+          "it cannot tell right from wrong.")
     return s
 
 
@@ -615,18 +653,25 @@ def metrics_caption(df: pd.DataFrame) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ equations
-def diffkg_equation(e_loss: float, rebuild_k: int, keep_rate: float, rebuilt: int, kept: int, total: int) -> Equation:
+def diffkg_equation(e_loss: float, rebuild_k: int, keep_rate: float, counts: Mapping[str, int]) -> Equation:
+    """The denoiser's loss and the rebuild rule, with this KG's triples at each stage (``kg_counts``); the directed
+    edges are in the note, once."""
     general = (r"\begin{aligned} \mathcal{L}_{\text{den}} &= (1-\lambda)\,w_t\,\lVert x_0-\hat x_0\rVert^2"
                r" + \lambda\,\big\lVert (\hat X_{:, :I} A^\top) E_U - E_E\big\rVert^2 \\"
                r" \mathcal{G}' &= \{(h,t)\in\mathcal{G}:\ t\in\operatorname{top}_k \hat x_0^{(h)}"
                r"\ \text{or}\ h\in\operatorname{top}_k \hat x_0^{(t)}\},\ \text{each kept w.p. } p \end{aligned}")
+    c = counts
     live = (rf"\lambda = {num(e_loss)},\ k = {int(rebuild_k)},\ p = {num(keep_rate)}:\quad "
-            rf"{total:,}\ \to\ {rebuilt:,}\ \to\ {kept:,}\ \text{{edges}}").replace(",", "{,}")
+            rf"{c['triples']:,}\ \to\ {c['rebuilt_triples']:,}\ \to\ {c['denoised_triples']:,}\ "
+            r"\text{triples}").replace(",", "{,}")
     terms = [("λ (e_loss)", num(e_loss), "weight of the CKGC loss against the diffusion loss"),
              ("k (rebuild_k)", str(int(rebuild_k)), "columns kept per denoised row"),
-             ("p (keepRate)", num(keep_rate), "probability that a rebuilt edge survives"),
-             ("edges rebuilt", f"{rebuilt:,}", "top-k + reverse edges that exist in the original KG"),
-             ("edges kept", f"{kept:,}", "after the random keep step: the KG the recommender reads"),
-             ("original edges", f"{total:,}", "directed edges (triples and their inverses)")]
+             ("p (keepRate)", num(keep_rate), "probability that a rebuilt directed edge survives"),
+             ("original triples", f"{c['triples']:,}", "the KG the model starts from"),
+             ("rebuilt KG", f"{c['rebuilt_triples']:,}", "triples the rows' top-k picked (before the keep step)"),
+             ("denoised KG", f"{c['denoised_triples']:,}", "triples after the random keep step: what the recommender "
+                                                           "reads")]
     return Equation("DiffKG: denoiser loss and KG rebuild", general, live, terms,
-                    note="The rebuilt KG is always a subgraph of the original: diffusion can only remove edges.")
+                    note=(f"Each triple is two directed edges (it and its inverse): {c['edges']:,} → "
+                          f"{c['rebuilt_edges']:,} → {c['denoised_edges']:,} edges. The rebuilt KG is always a "
+                          "subgraph of the original: diffusion can only remove edges."))

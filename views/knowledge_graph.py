@@ -95,6 +95,10 @@ C.say(f"This KG: {len(names):,} entities ({split.n_items:,} items), {n_triples:,
       f"{len(split.kg_info.get('relation_names') or [])} relations"
       + (f", of which {wrong_n} ({pct(wrong_n / max(n_triples, 1))}) were injected wrong when the sample world was "
          "made (the model never sees which)." if K.has_truth(edges) else "."))
+counts = K.kg_counts(edges)
+C.say(K.units_sentence(counts))
+st.caption("The two stages: the **" + K.STAGE_LABELS["rebuilt"] + "** KG, and the **" + K.STAGE_LABELS["denoised"]
+           + "** KG.")
 st.caption(f"Model: `diffkg` checkpoint, T = {T}, rebuild top-{cfg.rebuild_k} per row, keep rate {num(cfg.keep_rate)}, "
            f"CL weight {num(cfg.ssl_reg)}, faithful_bug = {cfg.faithful_bug} "
            + ("(the denoised KG reaches training, as intended)" if not cfg.faithful_bug else
@@ -232,8 +236,7 @@ st.caption("KG attention (KGAT-style) is DiffKG's own KG encoder and LightGCN wi
            "contrastive loss; LightGCN uses no KG. The authors' argument-passing bug (issue #10) is the switch "
            "`faithful_bug`: `python -m diffrec_core train --method diffkg --set faithful_bug=true`.")
 
-C.equation_panel(K.diffkg_equation(cfg.e_loss, cfg.rebuild_k, cfg.keep_rate, int(A["state"]["rebuilt"].sum()),
-                                   int(A["state"]["denoised"].sum()), len(edges)), columns=3)
+C.equation_panel(K.diffkg_equation(cfg.e_loss, cfg.rebuild_k, cfg.keep_rate, counts), columns=3)
 
 # ---------------------------------------------------------------- downloads
 st.subheader("Downloads")
