@@ -306,90 +306,21 @@ def model_choice(method: str, page: str = "reverse") -> str:
 
 
 # ------------------------------------------------------------------------------------------------ Lab models
-LAB_MODEL_PAGES = {"reverse": "Reverse denoising"}   # URL paths of the pages that can show a Lab model
-
-
-def _has_lab_runs() -> bool:
-    return bool(st.session_state.get("lab_runs"))
-
-
-def lab_choice():
-    """``(run id, run)`` of the Lab model chosen for the pages in this session, or None (none chosen, evicted)."""
-    if not _has_lab_runs():                      # no import of the Lab's training code on a session without runs
+def _lab():
+    """``views/_lab_state`` (the Lab's routing), or None on a session without Lab runs: such a session never
+    imports the Lab's training code."""
+    if not st.session_state.get("lab_runs"):
         return None
-    from views import _lab_state as lab
+    from views import _lab_state
 
-    run = lab.active_model()
-    return (st.session_state["lab_active"], run) if run is not None else None
-
-
-def lab_model_why_not(run, dataset: str) -> Optional[str]:
-    """Why the pages cannot show this Lab run in place of a pretrained model (None when they can). Honest limits:
-    only the interaction-vector methods the Reverse page runs, and only on the very data the pages show (the Lab's
-    sample world is the same split as ``get_split("sample")``; an upload is another catalogue)."""
-    if run.method not in L.REVERSE_METHODS:
-        return (f"No page shows a Lab-trained {L.method_title(run.method)} yet; the pages show the pretrained "
-                f"models.")
-    split = L.get_split(dataset)
-    same = run.split.n_users == split.n_users and run.split.n_items == split.n_items \
-        and (run.split.train != split.train).nnz == 0
-    if not same:
-        return (f"It was trained on {run.data_name}, while the pages show {DATASETS.get(dataset, dataset)}; the "
-                f"pages keep the pretrained models.")
-    return None
+    return _lab_state
 
 
 def lab_model_for(method: str, dataset: str):
     """``(run id, run)`` when the page now running shows the session's Lab model in place of the pretrained
-    ``method``: a Lab model is chosen, it is a ``method`` model, the page is one of :data:`LAB_MODEL_PAGES`, and
-    its data is the pages' data. Else None (the pretrained model)."""
-    hit = lab_choice()
-    if hit is None or st.session_state.get("_url_page") not in LAB_MODEL_PAGES or hit[1].method != method:
-        return None
-    return hit if lab_model_why_not(hit[1], dataset) is None else None
-
-
-def _use_lab_model() -> None:
-    """Sidebar callback: the chosen Lab run becomes the session's model for the pages (the Lab page's own radio
-    writes the same ``lab_active``), and the sidebar's method follows it so the Reverse page shows it at once."""
-    from views import _lab_state as lab
-
-    rid = st.session_state.get("side_lab_model")
-    lab.set_active(rid)
-    run = lab.get_run(rid)
-    if run is not None and run.method in L.REVERSE_METHODS:
-        st.session_state["method"] = run.method
-
-
-def _lab_model_selector(dataset: str) -> None:
-    """In the sidebar, where this session has Lab models: which model the pages use, with the honest scope."""
-    if not _has_lab_runs():
-        return
-    from views import _lab_state as lab
-
-    done = lab.trained_models()
-    if "lab_active" in st.session_state:         # keep the choice when the Lab page's radio is not drawn
-        st.session_state["lab_active"] = st.session_state["lab_active"]
-    if not done:
-        return
-    labels = {rid: r.label() for rid, r in done}
-    ids = [None] + list(labels)
-    st.session_state["side_lab_model"] = st.session_state.get("lab_active") if \
-        st.session_state.get("lab_active") in ids else None
-    st.selectbox("Model on the pages", ids, key="side_lab_model", on_change=_use_lab_model,
-                 format_func=lambda r: "pretrained" if r is None else f"Lab: {labels[r]}",
-                 help="A model you trained or loaded in the Lab during this session. Links never carry it: a "
-                      "shared link opens with the pretrained models.")
-    hit = lab_choice()
-    if hit is None:
-        return
-    why = lab_model_why_not(hit[1], dataset)
-    if why:
-        st.caption(why)
-    else:
-        where = ", ".join(LAB_MODEL_PAGES.values())
-        st.caption(f"Shown on: {where} (when Method is {L.method_title(hit[1].method)}). The other pages show the "
-                   f"pretrained models.")
+    ``method`` (``views/_lab_state.py``: :func:`model_for`), else None (the pretrained model)."""
+    lab = _lab()
+    return lab.model_for(method, dataset) if lab is not None else None
 
 
 # ------------------------------------------------------------------------------------------------ sidebar
@@ -419,7 +350,9 @@ def sidebar(page: Optional[str] = None) -> None:
             st.session_state["method"] = names[0] if names else DEFAULTS["method"]
         st.selectbox("Method", names, format_func=L.method_title, key="method",
                      help="The diffusion model the reverse page denoises with.")
-        _lab_model_selector(current("dataset"))
+        lab = _lab()
+        if lab is not None:                      # which model the pages use, where this session has Lab models
+            lab.model_selector(current("dataset"))
         clamp_state("user", 0, split.n_users - 1, default_user(current("dataset")))
         c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
         c1.number_input("User", min_value=0, max_value=split.n_users - 1, step=1, key="user",

@@ -6,11 +6,15 @@ the size-capped stores of :mod:`diffrec_core.lab_train` (a module-level dict wit
 24 runs and 8 data sets per server process), so an id can outlive its object: every accessor drops ids whose
 object was evicted and the pages say so. Each session keeps at most :data:`PER_SESSION` runs.
 
-For other pages (the lead wires this into the sidebar)::
+It also routes the pages: which page shows the session's Lab model in place of a pretrained one
+(:data:`MODEL_PAGES`, :func:`model_for`, with the honest reasons when it cannot: :func:`why_not`) and the
+sidebar's "Model on the pages" selector. ``views/_common.py`` imports this module only on a session that has Lab
+runs, so a session without any never imports the Lab's training code::
 
     from views import _lab_state as lab
     hit = lab.active_model()          # None, or a LabRun: .model, .split, .method, .label(), .summary()
     for rid, run in lab.trained_models(): ...
+    lab.model_for("diffrec", "sample")  # (run id, run) where the page now running shows it, else None
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from typing import List, Optional, Tuple
 import streamlit as st
 
 from diffrec_core import lab_train as L
+from views import _loaders as loaders
 
 PER_SESSION = 4
 SAMPLE_ID = "sample"
@@ -133,3 +138,76 @@ def active_model() -> Optional[L.LabRun]:
     if run is None or not run.done:
         return None
     return run
+
+
+# ------------------------------------------------------------------------------------------------ the pages' model
+MODEL_PAGES = {"reverse": "Reverse denoising"}   # URL paths of the pages that can show a Lab model
+
+
+def choice() -> Optional[Tuple[str, L.LabRun]]:
+    """``(run id, run)`` of the Lab model chosen for the pages in this session, or None (none chosen, evicted)."""
+    run = active_model()
+    return (st.session_state["lab_active"], run) if run is not None else None
+
+
+def why_not(run: L.LabRun, dataset: str) -> Optional[str]:
+    """Why the pages cannot show this Lab run in place of a pretrained model (None when they can). Honest limits:
+    only the interaction-vector methods the Reverse page runs, and only on the very data the pages show (the Lab's
+    sample world is the same split as ``get_split("sample")``; an upload is another catalogue)."""
+    if run.method not in loaders.REVERSE_METHODS:
+        return (f"No page shows a Lab-trained {loaders.method_title(run.method)} yet; the pages show the pretrained "
+                f"models.")
+    split = loaders.get_split(dataset)
+    same = run.split.n_users == split.n_users and run.split.n_items == split.n_items \
+        and (run.split.train != split.train).nnz == 0
+    if not same:
+        return (f"It was trained on {run.data_name}, while the pages show "
+                f"{loaders.DATASETS.get(dataset, dataset)}; the pages keep the pretrained models.")
+    return None
+
+
+def model_for(method: str, dataset: str) -> Optional[Tuple[str, L.LabRun]]:
+    """``(run id, run)`` when the page now running shows the session's Lab model in place of the pretrained
+    ``method``: a Lab model is chosen, it is a ``method`` model, the page is one of :data:`MODEL_PAGES`, and its
+    data is the pages' data. Else None (the pretrained model)."""
+    hit = choice()
+    if hit is None or st.session_state.get("_url_page") not in MODEL_PAGES or hit[1].method != method:
+        return None
+    return hit if why_not(hit[1], dataset) is None else None
+
+
+def _use_model() -> None:
+    """Sidebar callback: the chosen Lab run becomes the session's model for the pages (the Lab page's own radio
+    writes the same ``lab_active``), and the sidebar's method follows it so the Reverse page shows it at once."""
+    rid = st.session_state.get("side_lab_model")
+    set_active(rid)
+    run = get_run(rid)
+    if run is not None and run.method in loaders.REVERSE_METHODS:
+        st.session_state["method"] = run.method
+
+
+def model_selector(dataset: str) -> None:
+    """In the sidebar, where this session has Lab models: which model the pages use, with the honest scope."""
+    done = trained_models()
+    if "lab_active" in st.session_state:         # keep the choice when the Lab page's radio is not drawn
+        st.session_state["lab_active"] = st.session_state["lab_active"]
+    if not done:
+        return
+    labels = {rid: r.label() for rid, r in done}
+    ids = [None] + list(labels)
+    st.session_state["side_lab_model"] = st.session_state.get("lab_active") if \
+        st.session_state.get("lab_active") in ids else None
+    st.selectbox("Model on the pages", ids, key="side_lab_model", on_change=_use_model,
+                 format_func=lambda r: "pretrained" if r is None else f"Lab: {labels[r]}",
+                 help="A model you trained or loaded in the Lab during this session. Links never carry it: a "
+                      "shared link opens with the pretrained models.")
+    hit = choice()
+    if hit is None:
+        return
+    why = why_not(hit[1], dataset)
+    if why:
+        st.caption(why)
+    else:
+        where = ", ".join(MODEL_PAGES.values())
+        st.caption(f"Shown on: {where} (when Method is {loaders.method_title(hit[1].method)}). The other pages "
+                   f"show the pretrained models.")
