@@ -42,7 +42,7 @@ import pandas as pd
 
 from .data.dataset import DataFormatError
 from .data.loaders import load_rerank_sessions
-from .data.sample_world import _item_arrays, _probs, _sigmoid, best_list, load_world, relevance
+from .data.sample_world import best_list, item_arrays, list_probs, load_world, relevance, sigmoid
 from .paths import SAMPLE_DATA
 
 SPLIT_BOUNDS = (3000, 3500)          # train = sessions [0, 3000), valid = [3000, 3500), test = [3500, 4000)
@@ -266,7 +266,7 @@ class Simulator:
         ut = self.world["utility"]
         self.w_click, self.w_like = float(ut["weights"]["click"]), float(ut["weights"]["like"])
         self.b_like = float(ut["b_like"])
-        self.genre, self.quality = _item_arrays(self.world)
+        self.genre, self.quality = item_arrays(self.world)
 
     def relevance(self, user: int, items) -> np.ndarray:
         return relevance(self.world, int(user), items)
@@ -274,13 +274,13 @@ class Simulator:
     def probs(self, user: int, items) -> np.ndarray:
         """(L, 2) P(click), P(like) at each position of the shown list ``items`` (item ids)."""
         items = np.asarray(items, dtype=np.int64)
-        return _probs(self.world, self.relevance(user, items), self.genre[items])
+        return list_probs(self.world, self.relevance(user, items), self.genre[items])
 
     def probs_many(self, user: int, lists: np.ndarray) -> np.ndarray:
         """(M, L, 2) for M lists (item ids) of one user, in one vectorised call."""
         lists = np.asarray(lists, dtype=np.int64)
         s = self.relevance(user, lists.ravel()).reshape(lists.shape)
-        return _probs(self.world, s, self.genre[lists])
+        return list_probs(self.world, s, self.genre[lists])
 
     def utility(self, user: int, items) -> float:
         p = self.probs(user, items)
@@ -298,8 +298,8 @@ class Simulator:
         """(n, 2) list-independent simulated responses of each candidate: click ~ Bernoulli(sigmoid(s)) (the top
         position, no redundancy penalty), like ~ click · Bernoulli(sigmoid(s + b_like))."""
         s = self.relevance(user, candidates)
-        click = rng.random(len(s)) < _sigmoid(s)
-        like = click & (rng.random(len(s)) < _sigmoid(s + self.b_like))
+        click = rng.random(len(s)) < sigmoid(s)
+        like = click & (rng.random(len(s)) < sigmoid(s + self.b_like))
         return np.stack([click, like], -1).astype(np.int8)
 
 

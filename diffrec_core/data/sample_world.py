@@ -123,11 +123,13 @@ UTILITY = dict(
 
 
 # --------------------------------------------------------------------------------------------------- utility model
-def _sigmoid(x):
+def sigmoid(x):
+    """The logistic function, elementwise (NumPy)."""
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def _item_arrays(world: dict):
+def item_arrays(world: dict):
+    """(genre (I,) int64, quality (I,) float64) of the world's items."""
     items = world["items"]
     return np.asarray(items["genre"], dtype=np.int64), np.asarray(items["quality"], dtype=np.float64)
 
@@ -135,7 +137,7 @@ def _item_arrays(world: dict):
 def relevance(world: dict, user: int, items) -> np.ndarray:
     """The logit ``s`` of the response model for one user and some items (equivalently ``u^T v_i + b``)."""
     ut = world["utility"]
-    genre, quality = _item_arrays(world)
+    genre, quality = item_arrays(world)
     items = np.asarray(items, dtype=np.int64)
     taste = np.asarray(world["users"]["taste_now"][int(user)], dtype=np.float64)
     return ut["b_click"] + ut["w_taste"] * np.log(len(taste) * taste[genre[items]]) + ut["w_quality"] * quality[items]
@@ -146,15 +148,15 @@ def position_bias(length: int) -> np.ndarray:
     return 1.0 / np.log2(np.arange(1, length + 1) + 1.0)
 
 
-def _probs(world: dict, s: np.ndarray, genres: np.ndarray) -> np.ndarray:
+def list_probs(world: dict, s: np.ndarray, genres: np.ndarray) -> np.ndarray:
     """Batched response probabilities: ``s`` and ``genres`` are [..., L]; returns [..., L, 2] (click, like)."""
     ut = world["utility"]
     length = s.shape[-1]
     same = genres[..., :, None] == genres[..., None, :]
     earlier = np.tril(np.ones((length, length), dtype=bool), k=-1)  # [p, q]: q comes before p
     n_prev = (same & earlier).sum(-1)
-    click = position_bias(length) * _sigmoid(s) * np.exp(-ut["gamma"] * n_prev)
-    like = click * _sigmoid(s + ut["b_like"])
+    click = position_bias(length) * sigmoid(s) * np.exp(-ut["gamma"] * n_prev)
+    like = click * sigmoid(s + ut["b_like"])
     return np.stack([click, like], axis=-1)
 
 
@@ -164,8 +166,8 @@ def response_probs(world: dict, user: int, item_list) -> np.ndarray:
     The diversity effect is why reranking is not just sorting: a third thriller in a list is examined less.
     """
     item_list = np.asarray(item_list, dtype=np.int64)
-    genre, _ = _item_arrays(world)
-    return _probs(world, relevance(world, user, item_list), genre[item_list])
+    genre, _ = item_arrays(world)
+    return list_probs(world, relevance(world, user, item_list), genre[item_list])
 
 
 def list_utility(world: dict, user: int, item_list) -> float:
@@ -187,9 +189,9 @@ def best_list(world: dict, user: int, candidates, length: Optional[int] = None) 
     ut = world["utility"]
     length = int(length or world["params"]["list_length"])
     cand = np.asarray(candidates, dtype=np.int64)
-    genre, _ = _item_arrays(world)
+    genre, _ = item_arrays(world)
     s = relevance(world, user, cand)
-    a = _sigmoid(s) * (ut["weights"]["click"] + ut["weights"]["like"] * _sigmoid(s + ut["b_like"]))
+    a = sigmoid(s) * (ut["weights"]["click"] + ut["weights"]["like"] * sigmoid(s + ut["b_like"]))
     g = genre[cand]
     order = np.lexsort((-a, g))                       # by genre, then value descending
     g_sorted = g[order]
@@ -395,7 +397,7 @@ def _sessions(rng, p, world, events):
     n_users, n_items = p["n_users"], p["n_items"]
     S, C, L = p["n_sessions"], p["n_candidates"], p["list_length"]
     taste_now = np.asarray(world["users"]["taste_now"])
-    genre, quality = _item_arrays(world)
+    genre, quality = item_arrays(world)
     pop = np.asarray(world["items"]["popularity"])
     ut = world["utility"]
     seen = np.zeros((n_users, n_items), dtype=bool)
@@ -418,9 +420,9 @@ def _sessions(rng, p, world, events):
         r = np.arange(S)
         shown_idx[r, a], shown_idx[r, b] = shown_idx[r, b], shown_idx[r, a].copy()
     shown_s = np.take_along_axis(s, shown_idx, 1)
-    probs = _probs(world, shown_s, genre[np.take_along_axis(cand, shown_idx, 1)])
+    probs = list_probs(world, shown_s, genre[np.take_along_axis(cand, shown_idx, 1)])
     click = rng.random((S, L)) < probs[..., 0]
-    like = click & (rng.random((S, L)) < _sigmoid(shown_s + ut["b_like"]))
+    like = click & (rng.random((S, L)) < sigmoid(shown_s + ut["b_like"]))
     position = np.full((S, C), -1, dtype=np.int64)
     position[np.arange(S)[:, None], shown_idx] = np.arange(1, L + 1)
     clk = np.zeros((S, C), dtype=np.int8)
