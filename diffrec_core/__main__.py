@@ -396,7 +396,8 @@ def main(argv=None) -> int:
                                                     "the reranking methods a sessions CSV, see below)")
     t.add_argument("--preset", default="sample", help="named configuration, e.g. ml-1m (see `methods`)")
     t.add_argument("--epochs", type=int, default=None, help="override the preset's epoch limit")
-    t.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="override config fields, e.g. --set steps=20")
+    t.add_argument("--set", nargs="*", action="extend", metavar="KEY=VALUE",
+                   help="override config fields, e.g. --set steps=20 lr=1e-3 (repeatable: every --set adds)")
     t.add_argument("--device", default="auto", help="cpu | cuda | auto")
     t.add_argument("--seed", type=int, default=1)
     t.add_argument("--precision", default="fp32", help="fp32 (default) | bf16: network forward passes under "

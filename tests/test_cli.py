@@ -263,3 +263,10 @@ def test_missing_gpu_is_a_config_error(capsys):
 def test_set_without_equals_is_exit_2(capsys):
     rc, _, err = _main(capsys, "train", "--method", "pop", "--set", "oops")
     assert rc == 2 and "--set expects key=value" in err
+
+
+def test_every_set_flag_adds_its_overrides(capsys):
+    """``--set a=1 --set b=2`` applies both: here the first one (an impossible schedule) must still be seen."""
+    rc = main(["train", "--method", "diffrec", "--data", "sample", "--set", "steps=0", "--set", "epochs=1"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and err[0].startswith("error:") and ("steps" in err[0] or "T must" in err[0])
