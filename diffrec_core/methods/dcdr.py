@@ -309,12 +309,9 @@ class DCDR(ListModel):
         return (uf, self.generator.encoder.cand_tokens(cands, gen),
                 (self.evaluator.encoder.cand_tokens(cands, gen), gen[0]))
 
-    @torch.no_grad()
     def evaluator_scores(self, req: Request, lists: np.ndarray) -> np.ndarray:
         """(M, L, 2) the evaluator's P(click), P(like) per position for M lists of one request."""
-        uf, _, ce = self._context(req)
-        lst = torch.as_tensor(np.atleast_2d(lists), dtype=torch.long, device=self.device)
-        return self.evaluator.probs(uf, ce[0], lst, ce[1]).cpu().numpy()
+        return self.evaluator_probs(self.evaluator, req, lists)
 
     def utility_hat(self, probs: np.ndarray) -> np.ndarray:
         return list_utility(probs, self.config.w_click, self.config.w_like)
@@ -641,4 +638,4 @@ register(MethodSpec(
     kind="diffusion", needs=("lists",),
     idea="Corrupt logged lists by swaps (P) or replacements (T); a response-conditioned Transformer undoes it, "
          "starting from the ranker's list, with beam search and an evaluator picking the output.",
-    page="reranking", presets=DCDR_PRESETS))
+    page="reranking", order=7, presets=DCDR_PRESETS))

@@ -94,12 +94,8 @@ class _EvaluatorReranker(ListModel):
         self.eval()
         return {"evaluator": out, "best_epoch": out["best_epoch"], "seconds": round(time.perf_counter() - t0, 2)}
 
-    @torch.no_grad()
     def _probs(self, req: Request, lists: np.ndarray) -> np.ndarray:
-        uf, cands, gen = self.tensors([req.user], req.candidates[None])
-        ce = self.evaluator.encoder.cand_tokens(cands, gen)
-        lst = torch.as_tensor(np.atleast_2d(lists), dtype=torch.long, device=self.device)
-        return self.evaluator.probs(uf, ce, lst, gen[0]).cpu().numpy()
+        return self.evaluator_probs(self.evaluator, req, lists)
 
     def utility_hat(self, req: Request, lists: np.ndarray) -> np.ndarray:
         return list_utility(self._probs(req, lists), self.config.w_click, self.config.w_like)

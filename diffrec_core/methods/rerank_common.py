@@ -211,6 +211,13 @@ class ListModel(Recommender):
                             -1)
         return uf, cands, (gen, cross)
 
+    @torch.no_grad()
+    def evaluator_probs(self, ev: Evaluator, req: Request, lists: np.ndarray) -> np.ndarray:
+        """(M, L, 2) ``ev``'s P(click), P(like) per position for M lists (candidate indices) of one request."""
+        uf, cands, gen = self.tensors([req.user], req.candidates[None])
+        lst = torch.as_tensor(np.atleast_2d(lists), dtype=torch.long, device=self.device)
+        return ev.probs(uf, ev.encoder.cand_tokens(cands, gen), lst, gen[0]).cpu().numpy()
+
     def fit_lists(self, data: RerankData, seed: int = 1, log=None, epochs: Optional[int] = None) -> dict:
         """Train on the logged sessions' training split, selecting on validation (subclasses that learn
         something override this); here only the data's item genres and user features are taken."""
