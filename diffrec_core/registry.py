@@ -18,6 +18,7 @@ class MethodSpec:
     needs: Tuple[str, ...] = ("interactions",)  # data it needs: interactions / sequences / kg / lists
     idea: str = ""            # one line for the app's method card
     page: str = ""            # the app page that shows it
+    order: int = 0            # place in the app's teaching order of the diffusion methods (1 first; 0: after them)
     presets: Dict[str, dict] = field(default_factory=dict)  # named config overrides
 
 
@@ -50,3 +51,15 @@ def names(kind: str | None = None) -> list:
 def specs() -> list:
     _load_all()
     return list(_REGISTRY.values())
+
+
+def teaching_order(specs_) -> list:
+    """``specs_`` in the app's teaching order (``order``; unplaced ones after, each group as given)."""
+    return sorted(specs_, key=lambda s: (getattr(s, "order", 0) <= 0, getattr(s, "order", 0)))
+
+
+def taught(page: str | None = None, needs_not: str | None = None) -> list:
+    """Names of the diffusion methods in teaching order, optionally only those shown on ``page`` or only those
+    whose data needs exclude ``needs_not`` (e.g. 'lists': the per-user methods, not the rerankers)."""
+    return [s.name for s in teaching_order(specs()) if s.kind == "diffusion"
+            and (page is None or s.page == page) and (needs_not is None or needs_not not in s.needs)]

@@ -20,12 +20,14 @@ from test_ui_forward import GENRES, tiny_split  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 
 
-def spec(name, kind="diffusion", page="reverse"):
-    return SimpleNamespace(name=name, title=name.upper(), paper="p", diffused="d", idea="i", page=page, kind=kind)
+def spec(name, kind="diffusion", page="reverse", order=0):
+    return SimpleNamespace(name=name, title=name.upper(), paper="p", diffused="d", idea="i", page=page, kind=kind,
+                           order=order)
 
 
 def test_method_cards_are_the_registered_diffusion_methods_in_teaching_order():
-    specs = [spec("tdiffrec"), spec("dreamrec", page="embeddings"), spec("diffrec"), spec("ease", kind="baseline")]
+    specs = [spec("tdiffrec", order=2), spec("dreamrec", page="embeddings", order=6), spec("diffrec", order=1),
+             spec("ease", kind="baseline")]
     cards = home.method_cards(specs, available_pages={"forward", "reverse"})
     names = [c["name"] for c in cards]
     assert names == ["diffrec", "tdiffrec", "dreamrec"]            # fixed teaching order, baselines apart

@@ -7,12 +7,13 @@ from typing import Iterable, List, Optional, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
+from diffrec_core.registry import teaching_order
+
 from .data import ItemAxis
 from .fmt import num, pct
 from .forward import HELDOUT, INTERACTED, NOISE, OTHER, _kind_traces, genre_shapes, genre_ticks, padded_range
 from .theme import COLORS, SYMBOLS, axis, base_layout
 
-ORDER = ("diffrec", "tdiffrec", "ldiffrec", "diffkg", "diffurec", "dreamrec", "dcdr")
 PAGE_NAMES = {"forward": "Forward noising", "reverse": "Reverse denoising", "embeddings": "Embeddings",
               "knowledge graph": "Knowledge graph", "reranking": "Reranking", "compare": "Compare"}
 
@@ -22,14 +23,13 @@ def method_cards(specs: Iterable, available_pages: Iterable[str]) -> List[dict]:
     served (a page run on its own, as in tests, may have none)."""
     avail = set(available_pages)
     cards = []
-    for s in specs:
+    for s in teaching_order(specs):
         if getattr(s, "kind", "diffusion") != "diffusion":
             continue
         page = getattr(s, "page", "") or ""
         cards.append(dict(name=s.name, title=s.title, paper=s.paper, diffused=s.diffused, idea=s.idea, page=page,
                           status="open" if page in avail else "no page"))
-    rank = {n: i for i, n in enumerate(ORDER)}
-    return sorted(cards, key=lambda c: rank.get(c["name"], len(ORDER)))
+    return cards
 
 
 def baselines(specs: Iterable) -> List[str]:

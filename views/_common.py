@@ -30,11 +30,13 @@ PAGES: dict = {}   # page key -> st.Page, filled by app.py (links fall back to p
 
 # the loaders' names the pages and app.py call through this module (see the module docstring)
 _LOADERS = ("get_split", "split_for", "pretrained_root", "load_model", "get_item_axis", "get_world_summary",
-            "get_results", "get_teaching_results", "method_specs", "method_title", "REVERSE_METHODS", "WARM",
+            "get_results", "get_teaching_results", "method_specs", "method_title", "WARM",
             "warm_tasks", "warm_caches", "start_warm_up")
 
 
 def __getattr__(name: str):
+    if name == "REVERSE_METHODS":                 # the Reverse page's methods, from the registry
+        return L.reverse_methods()
     if name in _LOADERS:
         return getattr(L, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -338,7 +340,7 @@ def sidebar(page: Optional[str] = None) -> None:
     url_state({"dataset": Param(str, DEFAULTS["dataset"], one_of(DATASETS))})
     if st.session_state.get("dataset") not in DATASETS:
         st.session_state["dataset"] = DEFAULTS["dataset"]
-    names = [m for m in L.REVERSE_METHODS if m in {s.name for s in L.method_specs()}]
+    names = [m for m in L.reverse_methods() if m in {s.name for s in L.method_specs()}]
     split = L.get_split(current("dataset"))
     params = page_params.sidebar(DATASETS, names, split.n_users, default_user(current("dataset")))
     url_state({k: params[k] for k in ("method", "user", "seed", "present")})

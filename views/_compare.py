@@ -14,8 +14,6 @@ from views import _common as C
 # (label, results file relative to the repository) - the precomputed comparisons the page can show
 RESULTS = (("Sample world (precomputed)", "pretrained/compare/results.json"),
            ("ML-1M clean (benchmark)", "pretrained/compare/ml-1m/results.json"))
-INTERACTION_VECTOR = ("diffrec", "tdiffrec", "ldiffrec")     # trajectories via C.get_trajectory
-STEP_METHODS = ("diffrec", "tdiffrec", "ldiffrec", "diffkg", "diffurec", "dreamrec")   # diffusion, per-user runs
 
 
 SIDE_BY_SIDE = str(C.REPO / "benchmarks" / "results" / "side_by_side.json")   # benchmarks/side_by_side.py --save
@@ -56,6 +54,13 @@ def results(path: str) -> dict:
     return load_results(path, Path(path).stat().st_mtime)
 
 
+def step_methods() -> list:
+    """The diffusion methods with per-user reverse runs (all but the rerankers), in teaching order."""
+    from diffrec_core import registry
+
+    return registry.taught(needs_not="lists")
+
+
 def needs_sequences(method: str) -> bool:
     from diffrec_core import registry
 
@@ -66,7 +71,7 @@ split_for = C.split_for      # the split each method's protocol reads (leave-one
 
 
 def model(method: str, dataset: str):
-    if method in INTERACTION_VECTOR:
+    if method in C.REVERSE_METHODS:             # their runs go through C.get_trajectory
         return C.get_model(method, dataset)
     return C.load_model(method, dataset, C.pretrained_root())
 
@@ -81,7 +86,7 @@ def trajectory(method: str, dataset: str, user: int, seed: int, k: int, from_noi
     """One user's reverse run. The interaction-vector methods go through ``C.get_trajectory`` (shared with the
     Reverse page); ``from_noise`` corrupts their history for T steps first (T' = T, sampling noise on) instead of
     the faithful T' = 0."""
-    if method in INTERACTION_VECTOR:
+    if method in C.REVERSE_METHODS:
         T = model(method, dataset).n_diffusion_steps() if from_noise else 0
         return C.get_trajectory(method, dataset, int(user), int(seed), int(T), bool(from_noise), "all_T", int(k),
                                 C.pretrained_root())

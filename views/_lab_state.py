@@ -154,7 +154,7 @@ def why_not(run: L.LabRun, dataset: str) -> Optional[str]:
     """Why the pages cannot show this Lab run in place of a pretrained model (None when they can). Honest limits:
     only the interaction-vector methods the Reverse page runs, and only on the very data the pages show (the Lab's
     sample world is the same split as ``get_split("sample")``; an upload is another catalogue)."""
-    if run.method not in loaders.REVERSE_METHODS:
+    if run.method not in loaders.reverse_methods():
         return (f"No page shows a Lab-trained {loaders.method_title(run.method)} yet; the pages show the pretrained "
                 f"models.")
     split = loaders.get_split(dataset)
@@ -182,7 +182,7 @@ def _use_model() -> None:
     rid = st.session_state.get("side_lab_model")
     set_active(rid)
     run = get_run(rid)
-    if run is not None and run.method in loaders.REVERSE_METHODS:
+    if run is not None and run.method in loaders.reverse_methods():
         st.session_state["method"] = run.method
 
 

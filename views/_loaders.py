@@ -18,7 +18,6 @@ from diffrec_core.errors import DiffRecError
 
 REPO = Path(__file__).resolve().parents[1]
 DATASETS = {"sample": "Sample world (1,000 users × 500 items)"}
-REVERSE_METHODS = ("diffrec", "tdiffrec", "ldiffrec")   # methods whose denoising runs over interaction vectors
 
 
 class MissingModel(DiffRecError, RuntimeError):
@@ -172,6 +171,14 @@ def method_title(name: str) -> str:
         return name
 
 
+def reverse_methods() -> tuple:
+    """The methods of the Reverse page (their denoising runs over interaction vectors), in teaching order: the
+    sidebar's methods, and the only ones a Lab model can stand in for."""
+    from diffrec_core import registry
+
+    return tuple(registry.taught(page="reverse"))
+
+
 # ------------------------------------------------------------------------------------------------ warm-up
 WARM = {"started": None, "finished": None, "done": [], "errors": {}}   # the process's warm-up, as it goes
 
@@ -190,8 +197,8 @@ def warm_tasks(dataset: str = "sample") -> list:
              ("world summary", lambda: get_world_summary(dataset)), ("results", get_results),
              ("teaching results", get_teaching_results)]
     readable = [s.name for s in registry.specs() if "lists" not in s.needs]     # rerankers load on their page
-    names = [m for m in REVERSE_METHODS if m in readable] + list(TEACHING) \
-        + [m for m in readable if m not in REVERSE_METHODS]
+    reverse = reverse_methods()
+    names = [m for m in reverse if m in readable] + list(TEACHING) + [m for m in readable if m not in reverse]
     shipped = [n for n in names if (Path(root) / n / "model.safetensors").exists()]
     tasks += [(f"model {n}", lambda n=n: load_model(n, dataset, root)) for n in shipped]
 
@@ -202,7 +209,7 @@ def warm_tasks(dataset: str = "sample") -> list:
         return pretrained_trajectory(name, dataset, user, 0, run["t_prime"], run["noise"], "all_T", 10, root)
 
     tasks += [(f"opening run {n}", lambda n=n: opening_run(n)) for n in shipped
-              if n in REVERSE_METHODS or n in TEACHING]
+              if n in reverse or n in TEACHING]
     return tasks + [("page modules", _import_page_modules)]
 
 

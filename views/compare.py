@@ -116,7 +116,7 @@ st.markdown("One user, one seed, every diffusion method's reverse run side by si
 def same_user_section() -> None:
     """The linked step views: a change of user, methods or step fraction reruns only this part of the page."""
     split = C.get_split(dataset)
-    have = [m for m in X.STEP_METHODS if m in specs and (C.REPO / "pretrained" / m / "model.safetensors").exists()]
+    have = [m for m in X.step_methods() if m in specs and (C.REPO / "pretrained" / m / "model.safetensors").exists()]
     c1, c2, c3 = st.columns([1, 3, 2], vertical_alignment="bottom")
     msg = C.clamp_state("cmp_user", 0, split.n_users - 1, int(C.current("user")))
     if msg:

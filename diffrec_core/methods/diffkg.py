@@ -385,4 +385,4 @@ register(MethodSpec(
     needs=("interactions", "kg"),
     idea="Denoise each entity's KG row, keep its strongest edges, and train a KG-aware LightGCN on the "
          "denoised graph with a contrastive loss against the original one.",
-    page="knowledge graph", presets=DIFFKG_PRESETS))
+    page="knowledge graph", order=4, presets=DIFFKG_PRESETS))

@@ -232,9 +232,9 @@ register(MethodSpec(
     name="diffrec", title="DiffRec", paper="Wang et al., SIGIR 2023 (arXiv 2304.04971)",
     diffused="a user's interaction vector over all items", model_cls=DiffRec, config_cls=DiffRecConfig,
     idea="Denoise a slightly noised interaction history with an MLP; its x̂0 ranks the unseen items.",
-    page="reverse", presets=DIFFREC_PRESETS))
+    page="reverse", order=1, presets=DIFFREC_PRESETS))
 register(MethodSpec(
     name="tdiffrec", title="T-DiffRec", paper="Wang et al., SIGIR 2023 (arXiv 2304.04971)",
     diffused="the time-weighted interaction vector", model_cls=TDiffRec, config_cls=DiffRecConfig,
     idea="DiffRec on a history where recent interactions weigh more (linear ramp w_min → w_max).",
-    page="reverse", presets=TDIFFREC_PRESETS))
+    page="reverse", order=2, presets=TDIFFREC_PRESETS))

@@ -257,6 +257,6 @@ class DiffuRec(SeqRecommender):
 register(MethodSpec(
     name="diffurec", title="DiffuRec", paper="Li, Sun, Li, ACM TOIS 42(3) 2024 (arXiv 2304.00686)",
     diffused="the next item's embedding x0 = E[target]", model_cls=DiffuRec, config_cls=DiffuRecConfig,
-    needs=("sequences",), page="embeddings", presets=DIFFUREC_PRESETS,
+    needs=("sequences",), page="embeddings", order=5, presets=DIFFUREC_PRESETS,
     idea="A Transformer over the history, with the noisy target injected at every position (scaled by a tiny λ), "
          "predicts the next item's embedding; trained with cross-entropy over all items."))

@@ -374,6 +374,6 @@ class DreamRec(SeqRecommender):
 register(MethodSpec(
     name="dreamrec", title="DreamRec", paper="Yang et al., NeurIPS 2023 (arXiv 2310.20453)",
     diffused="the oracle next-item embedding x0 = E[target]", model_cls=DreamRec, config_cls=DreamRecConfig,
-    needs=("sequences",), page="embeddings", presets=DREAMREC_PRESETS,
+    needs=("sequences",), page="embeddings", order=6, presets=DREAMREC_PRESETS,
     idea="Generate the embedding of the ideal next item from noise, guided by a SASRec encoding of the history "
          "(classifier-free guidance), then recommend the items closest to it; trained with MSE only."))

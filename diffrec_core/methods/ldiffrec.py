@@ -512,4 +512,4 @@ register(MethodSpec(
     name="ldiffrec", title="L-DiffRec", paper="Wang et al., SIGIR 2023 (arXiv 2304.04971)",
     diffused="a VAE latent of the clustered interaction vector", model_cls=LDiffRec, config_cls=LDiffRecConfig,
     idea="Cluster items, compress each cluster's part of the history with a VAE, diffuse the small latent, decode.",
-    page="reverse", presets=LDIFFREC_PRESETS))
+    page="reverse", order=3, presets=LDIFFREC_PRESETS))
