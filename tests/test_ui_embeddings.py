@@ -41,6 +41,7 @@ def test_map_figure_has_every_item_once_coloured_by_genre(world, split):
     assert sum(len(t.x) for t in item_traces) == split.n_items
     colours = {t.marker.color for t in item_traces}
     assert len(colours) == len(item_traces)
+    assert E.COLORS["noise"] not in colours and E.X0_COLOR == E.COLORS["noise"]   # vermillion is x̂0's, no genre's
     action = _trace(fig, genres[0])
     i = int(action.customdata[0][0])
     assert action.customdata[0][1] == split.item_titles[i] and split.item_genres[i] == genres[0]

@@ -18,7 +18,7 @@ from diffrec_core.item_map import ItemMap, cosine_to_items, describe, project  #
 
 from .equations import Equation, posterior_coefs
 from .fmt import num, pct, plural, tex
-from .theme import CATEGORICAL, COLORS, OKABE_ITO, axis, base_layout
+from .theme import COLORS, GENRE_COLORS, OKABE_ITO, axis, base_layout
 
 KIND_LABEL = {"umap": "UMAP (precomputed)", "pca": "PCA"}
 METHOD_TITLE = {"diffurec": "DiffuRec", "dreamrec": "DreamRec", "sasrec": "SASRec"}
@@ -67,7 +67,7 @@ def _item_traces(xy: np.ndarray, genres, titles, order: List[str], xa="x", ya="y
         idx = np.flatnonzero(g == name)
         out.append(dict(type="scatter", x=xy[idx, 0], y=xy[idx, 1], mode="markers", name=name, legendgroup=name,
                         showlegend=legend, xaxis=xa, yaxis=ya,
-                        marker=dict(size=size, color=CATEGORICAL[j % len(CATEGORICAL)], opacity=opacity,
+                        marker=dict(size=size, color=GENRE_COLORS[j % len(GENRE_COLORS)], opacity=opacity,
                                     symbol=GENRE_SYMBOLS[j % len(GENRE_SYMBOLS)], line=dict(width=0)),
                         customdata=np.stack([idx, [_title(i, titles) for i in idx]], axis=1),
                         hovertemplate="%{customdata[1]} (#%{customdata[0]})<br>" + name + "<extra></extra>"))

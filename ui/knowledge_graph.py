@@ -24,7 +24,7 @@ from scipy.stats import hypergeom
 
 from .equations import Equation
 from .fmt import num, pct, plural
-from .theme import CATEGORICAL, COLORS, GREY, LIGHT_GREY, OKABE_ITO, axis, base_layout
+from .theme import COLORS, GENRE_COLORS, GREY, LIGHT_GREY, OKABE_ITO, axis, base_layout
 
 # the fate of an edge, in the order of the rebuild (line styles in the subgraph)
 KEPT, COIN, DROPPED = "kept", "dropped by the random keep step", "dropped by the rebuild"
@@ -37,7 +37,7 @@ WRONG = COLORS["noise"]
 
 
 def relation_color(r: int) -> str:
-    palette = [c for c in CATEGORICAL if c not in (OKABE_ITO["vermillion"], OKABE_ITO["black"])]
+    palette = [c for c in GENRE_COLORS if c != OKABE_ITO["black"]]
     return palette[int(r) % len(palette)]
 
 

@@ -22,14 +22,11 @@ import plotly.graph_objects as go
 from .cite import link
 from .equations import Equation
 from .fmt import num, plural, tex
-from .theme import CATEGORICAL, COLORS, GREY, OKABE_ITO, axis, base_layout
+from .theme import COLORS, GENRE_COLORS, GREY, OKABE_ITO, axis, base_layout
 
 CONDITION_LABELS = {"like": "likes at every position (click + like)", "click": "clicks only (click, no like)",
                     "none": "no condition (unconditioned)"}
 VARIANT_LABELS = {"P": "DCDR-P · swaps", "T": "DCDR-T · replacements"}
-# Genre colours: the categorical palette without vermillion, which means "injected noise / wrong" on every page
-# (theme.COLORS["noise"]); a genre drawn in it would read as an error.
-GENRE_COLORS = [c for c in CATEGORICAL if c != COLORS["noise"]]
 REFERENCE_TAG = "(ground truth)"          # rows built from the sample world's truth: references, not methods
 
 

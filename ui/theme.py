@@ -47,6 +47,11 @@ SYMBOLS = {
 }
 # categorical order for clusters / genres (black last: it reads as "text")
 CATEGORICAL = [OKABE_ITO[k] for k in ("blue", "orange", "green", "vermillion", "sky", "purple", "yellow", "black")]
+# categories drawn beside the role colours (genres, relations): vermillion, which means "injected noise / wrong" on
+# every page, is replaced by a dark grey (distinct from GREY and LIGHT_GREY), so that no category reads as an error
+# and eight categories still get eight colours
+DARK_GREY = "#5A5A5A"
+GENRE_COLORS = [DARK_GREY if c == COLORS["noise"] else c for c in CATEGORICAL]
 SEQUENTIAL = "Cividis"          # perceptually uniform and colour-blind safe
 DIVERGING = "RdBu_r"            # red/blue stays distinct for red-green colour blindness
 
