@@ -30,7 +30,7 @@ for section, key, path, title, icon in PAGES:
     C.PAGES[key] = page
 
 nav = st.navigation(sections)
-C.start_warm_up()       # once per process: every page's cached loads in a background thread (views/_common.py)
+C.start_warm_up()       # once per process: every page's cached loads in a background thread (views/_loaders.py)
 C.sidebar(nav.url_path)
 try:
     nav.run()

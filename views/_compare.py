@@ -1,4 +1,4 @@
-"""Cached loaders of the Compare page (kept out of ``views/_common.py``, which other pages share): the
+"""Cached loaders of the Compare page (kept out of ``views/_loaders.py``, which other pages share): the
 precomputed comparison results, the leave-one-out split and pretrained sequence models, every method's
 trajectory for one user, and the data the live comparison trains on. Cached objects are shared across
 sessions and never mutated; session state holds only indices, settings and the live run's plain-number results.
