@@ -44,10 +44,14 @@ def test_an_embeddings_link_reproduces_the_view():
     assert at.radio(key="em_method").value == "dreamrec" and at.radio(key="em_map_method").value == "sasrec"
     assert at.radio(key="em_kind").value == "pca" and at.selectbox(key="em_item").value == 7
     assert at.slider(key="em_t").value == 3 and at.select_slider(key="em_k").value == 5
-    assert at.slider(key="em_w").value == 4.0 and at.select_slider(key="em_lam").value == 0.01
+    assert at.slider(key="em_w").value == 4.0
+    assert not [s for s in at.select_slider if s.key == "em_lam"]       # δ is DiffuRec's: not drawn for DreamRec
     assert at.radio(key="em_sampler").value == "ddim" and at.slider(key="em_sbs").value == 50
     at.slider(key="em_w").set_value(1.5).run()                          # the widget writes the link
     assert at.query_params["em_w"] == "1.5" and at.query_params["em_method"] == "dreamrec"
+    at.radio(key="em_method").set_value("diffurec").run()               # the link's δ was kept while hidden
+    assert at.select_slider(key="em_lam").value == 0.01
+    assert not [s for s in at.slider if s.key == "em_w"]                # and w is DreamRec's
 
 
 def test_bad_embeddings_compare_and_lab_links_fall_back_with_a_notice():
