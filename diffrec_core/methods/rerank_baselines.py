@@ -31,8 +31,8 @@ from torch import nn
 from ..registry import MethodSpec, register
 from ..rerank import RerankData, Request
 from .base import make_adamw
-from .rerank_common import Evaluator, KeepBest, ListEncoder, ListModel, ListNetConfig, batches, list_utility, \
-    train_evaluator
+from .rerank_common import (Evaluator, ListEncoder, ListModel, ListNetConfig, fit_bce, list_utility,
+                            train_evaluator)
 
 
 @dataclass
@@ -176,26 +176,9 @@ class PRM(ListModel):
             return F.binary_cross_entropy_with_logits(self.logits(data.users[rows], data.cands[rows], lst[rows]),
                                                       y[rows])
 
-        hist, keep = [], KeepBest(self, len(va) > 0)
-        for ep in range(int(cfg.eval_epochs if epochs is None else epochs)):
-            self.train()
-            tot = 0.0
-            for b in batches(len(tr), int(cfg.batch_size), rng):
-                loss = loss_on(tr[b])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                tot += float(loss.detach()) * len(b)
-            self.eval()
-            with torch.no_grad():
-                vl = float(loss_on(va)) if len(va) else float("nan")
-            hist.append({"epoch": ep + 1, "train_bce": tot / len(tr), "valid_bce": vl})
-            if log:
-                log(f"  PRM epoch {ep + 1:2d}  train BCE {tot / len(tr):.4f}  valid BCE {vl:.4f}")
-            keep.update(vl, ep + 1)
-        keep.restore()
+        hist, keep = fit_bce(self, loss_on, tr, va, opt, rng, batch_size=cfg.batch_size, log=log, label="PRM",
+                             epochs=cfg.eval_epochs if epochs is None else epochs)
         self.fitted.fill_(1)
-        self.eval()
         return {"history": hist, "best_valid_bce": keep.best, "best_epoch": keep.epoch,
                 "seconds": round(time.perf_counter() - t0, 2)}
 

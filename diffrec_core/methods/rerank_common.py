@@ -262,6 +262,33 @@ class KeepBest:
             self.module.load_state_dict(self.state)
 
 
+def fit_bce(module: nn.Module, loss_on, tr: np.ndarray, va: np.ndarray, opt, rng, *, epochs: int,
+            batch_size: int, log=None, label: str = "") -> tuple:
+    """The training loop every list network shares: mini-batches of the training sessions ``tr`` (shuffled by
+    ``rng``), the validation BCE ``loss_on(va)`` after each epoch, and the state of lowest validation loss put
+    back at the end (:class:`KeepBest`). Returns (history, the KeepBest record)."""
+    hist, keep = [], KeepBest(module, len(va) > 0)
+    for ep in range(int(epochs)):
+        module.train()
+        tot = 0.0
+        for b in batches(len(tr), int(batch_size), rng):
+            loss = loss_on(tr[b])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            tot += float(loss.detach()) * len(b)
+        module.eval()
+        with torch.no_grad():
+            vl = float(loss_on(va)) if len(va) else float("nan")
+        hist.append({"epoch": ep + 1, "train_bce": tot / len(tr), "valid_bce": vl})
+        if log:
+            log(f"  {label} epoch {ep + 1:2d}  train BCE {tot / len(tr):.4f}  valid BCE {vl:.4f}")
+        keep.update(vl, ep + 1)
+    keep.restore()
+    module.eval()
+    return hist, keep
+
+
 def train_evaluator(ev: Evaluator, model: ListModel, data: RerankData, seed: int = 1, log=None, *,
                     epochs: int, lr: float, batch_size: int, weight_decay: float) -> dict:
     """BCE of the per-position (click, like) heads on the logged lists for ``epochs`` epochs; keeps the epoch with
@@ -283,23 +310,6 @@ def train_evaluator(ev: Evaluator, model: ListModel, data: RerankData, seed: int
         rel = np.clip(ctr / max(ctr.max(), 1e-9), 0.05, 0.95)
         with torch.no_grad():
             ev.pos_logit[: len(rel)] = torch.as_tensor(np.log(rel / (1 - rel)), dtype=torch.float32)
-    hist, keep = [], KeepBest(ev, len(va) > 0)
-    for ep in range(int(epochs)):
-        ev.train()
-        tot = 0.0
-        for b in batches(len(tr), int(batch_size), rng):
-            loss = loss_on(tr[b])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            tot += float(loss.detach()) * len(b)
-        ev.eval()
-        with torch.no_grad():
-            vl = float(loss_on(va)) if len(va) else float("nan")
-        hist.append({"epoch": ep + 1, "train_bce": tot / len(tr), "valid_bce": vl})
-        if log:
-            log(f"  evaluator epoch {ep + 1:2d}  train BCE {tot / len(tr):.4f}  valid BCE {vl:.4f}")
-        keep.update(vl, ep + 1)
-    keep.restore()
-    ev.eval()
+    hist, keep = fit_bce(ev, loss_on, tr, va, opt, rng, epochs=epochs, batch_size=batch_size, log=log,
+                         label="evaluator")
     return {"history": hist, "best_valid_bce": keep.best, "best_epoch": keep.epoch}
