@@ -5,7 +5,7 @@
     python benchmarks/sequential_beauty.py quality --method diffurec --budget 900 --set hidden=64 blocks=2
     python benchmarks/sequential_beauty.py report runs/beauty_*.json                  # the quality table
 
-``speed`` (issue 4, "Benchmarks that must hold"):
+``speed``:
 * DiffuRec at the authors' configuration (d 128, 4 blocks, 4 heads, max length 50, batch 512; the 'beauty'
   preset): the median of several training steps (one batch of 512 prefix samples: forward, full-softmax CE,
   backward, Adam step) and the 32-step ancestral inference of 512 users with full-ranking scoring. In the same
@@ -51,7 +51,7 @@ from diffrec_core.train import fit  # noqa: E402
 
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "diffurec_amazon_beauty"
 METRICS = ("hr@10", "hr@20", "ndcg@10", "ndcg@20")
-# the authors' code on an idle 2-core machine (issue 4)
+# the authors' code on an idle 2-core machine
 REF = {"diffurec_train_step_s": 6.95, "diffurec_infer_512_s": 36.4, "diffurec_floor_train_s": 2.7,
        "diffurec_floor_infer_s": 26.0, "dreamrec_T500_s": 0.636, "dreamrec_T2000_s": 2.59}
 PAPER = {"diffurec": {"hr@20": 0.1111, "ndcg@20": 0.0556}}   # DiffuRec paper, Beauty, GPU

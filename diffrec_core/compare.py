@@ -1,4 +1,4 @@
-"""The comparison harness (issue 7): every applicable method and baseline on the same split, with the same
+"""The comparison harness: every applicable method and baseline on the same split, with the same
 protocol, the same masking, the same metric denominator and the same selection rule; a results table in CSV,
 Markdown and JSON; and a plain-language verdict computed from that table.
 

@@ -2,7 +2,7 @@
 same weights giving the same scores on the GPU as on the CPU.
 
 Skipped where PyTorch sees no GPU (CI has none). Run on a GPU machine with
-``python -m pytest tests/test_cuda.py``; the closing note of issue 2 reports the last run.
+``python -m pytest tests/test_cuda.py`` (or ``bash benchmarks/gpu_check.sh``; benchmarks/README.md has the last run).
 
 Why the CPU-vs-GPU check: every random draw of the core comes from a CPU generator and is then moved
 (``diffusion/rng.py``), so a seed gives the same noise on any device and a lecturer's GPU run shows the same

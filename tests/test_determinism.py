@@ -1,4 +1,4 @@
-"""Determinism across processes: the same settings and seed give byte-identical trajectory files (issue 8).
+"""Determinism across processes: the same settings and seed give byte-identical trajectory files.
 
 A lecturer's prepared link and a student's copy must show the same run, and a downloaded trajectory must be the
 same file each time. Each run happens in a fresh Python process, so nothing cached in this one can mask a

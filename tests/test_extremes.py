@@ -1,4 +1,4 @@
-"""Sliders at their extremes keep every page running with a finite view (issue 8): T = 1, noise scale 0,
+"""Sliders at their extremes keep every page running with a finite view: T = 1, noise scale 0,
 guidance w = 0 and maximal, DiffuRec's δ at both ends, T′ = T."""
 import math
 

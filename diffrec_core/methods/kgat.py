@@ -9,7 +9,7 @@ denoiser, no KG rebuild, no contrastive loss.
 
 It is **not** the full KGAT: no TransR loss, no bi-interaction aggregator, no user nodes in the attention graph.
 It is the ablation that isolates what DiffKG's diffusion (and its contrastive views) add on top of the same
-KG encoder - the comparison the issue asks for, under the same split, masking and validation selection.
+KG encoder - the comparison an honest claim for DiffKG needs, under the same split, masking and validation selection.
 """
 from __future__ import annotations
 
