@@ -38,6 +38,7 @@ def test_embeddings_page_at_guidance_extremes(w):
 
     at = page("embeddings").run()
     no_exception(at)
+    at.radio(key="em_method").set_value("dreamrec").run()      # guidance w is DreamRec's control
     at.slider(key="em_w").set_value(PP.EM_W_MAX if w == "max" else w).run()
     no_exception(at)
     assert "em_multiples" in charts(at) and _finite(charts(at)["em_multiples"])
