@@ -220,3 +220,14 @@ def test_a_broken_checkpoint_is_a_clear_message(monkeypatch, tmp_path, fresh_cac
     at = run(method="diffrec")
     no_exception(at)
     assert any("could not be loaded" in w for w in messages(at, "warning"))
+
+
+def test_the_flat_line_lesson_is_said_where_the_data_shows_it():
+    """The faithful model's Recall is flat over the reverse steps for the demo user: the page says what that means,
+    computed from this run (ui.reverse.one_shot_lesson); the sentence is absent where the run gives none."""
+    at = run()
+    no_exception(at)
+    lesson = [i.value for i in at.info if "at every one of the" in i.value]
+    assert len(lesson) == 1, "the faithful model's flat Recall line is explained once"
+    assert lesson[0].startswith("Recall@10 is ")
+    assert "one-shot denoising autoencoder" in lesson[0] or "swaps" in lesson[0]

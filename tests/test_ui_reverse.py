@@ -303,3 +303,19 @@ def test_metrics_caption_without_a_current_step(setup):
     m = reverse.step_metrics(tr, p.heldout(), (3,))
     cap = reverse.metrics_caption(m, None, 2)
     assert "rose from 0.000" in cap and "at this step" not in cap
+
+
+def test_one_shot_lesson_follows_the_data():
+    """The sentence appears only where Recall is the same at every step, and says whether the list itself moved."""
+    from types import SimpleNamespace
+    same = SimpleNamespace(topk=np.array([[[1, 2, 3]], [[1, 2, 3]], [[3, 2, 1]]]))
+    flat = {"recall@3": np.array([0.5, 0.5, 0.5]), "ndcg@3": np.array([0.3, 0.4, 0.4])}
+    s = reverse.one_shot_lesson(same, flat)
+    assert "one-shot denoising autoencoder" in s and "0.500" in s and "3 steps" in s
+    moved = SimpleNamespace(topk=np.array([[[1, 2, 3]], [[1, 2, 4]], [[1, 5, 4]]]))
+    s = reverse.one_shot_lesson(moved, flat)
+    assert "swaps 2 items" in s and "one-shot" not in s
+    rising = {"recall@3": np.array([0.0, 0.5, 1.0]), "ndcg@3": np.array([0.0, 0.3, 0.6])}
+    assert reverse.one_shot_lesson(same, rising) == ""
+    assert reverse.one_shot_lesson(same, {"recall@3": np.full(3, np.nan)}) == ""      # no held-out items
+    assert reverse.one_shot_lesson(same, {"recall@3": np.zeros(3)}) == ""             # nothing found at all

@@ -147,6 +147,29 @@ def metrics_caption(metrics: dict, current: Optional[int], n_heldout: int) -> st
             f"(NDCG@{K} {n[0]:.3f} → {n[-1]:.3f}); " + now)
 
 
+def one_shot_lesson(traj, metrics: dict, row: int = 0) -> str:
+    """What a flat accuracy line means, said only when the data shows it: Recall@K identical at every reverse
+    step, above 0 (with held-out items to count). If the first step's top-K already is the final one, the first x̂0 holds
+    the recommendation and the remaining steps only refine scores: for ranking, the model acts as a one-shot
+    denoising autoencoder. Empty where Recall moves, or is undefined."""
+    name = next((k for k in metrics if k.startswith("recall")), None)
+    if name is None or traj.topk is None:
+        return ""
+    r = np.asarray(metrics[name], dtype=np.float64)
+    if len(r) < 2 or np.isnan(r).any() or not np.allclose(r, r[0]) or r[0] == 0:
+        return ""                       # moving, undefined, or nothing found at any step: no lesson to draw
+    K = name.split("@")[1]
+    first, last = set(np.asarray(traj.topk[0, row]).tolist()), set(np.asarray(traj.topk[-1, row]).tolist())
+    if first == last:
+        return (f"Recall@{K} is {r[0]:.3f} at every one of the {len(r)} steps and the first step's top-{K} is "
+                f"already the final list: the first x̂0 holds the recommendation, and for ranking this model "
+                f"behaves as a one-shot denoising autoencoder; the later steps only refine the scores.")
+    changed = len(last - first)
+    return (f"Recall@{K} is {r[0]:.3f} at every one of the {len(r)} steps: the reverse chain swaps "
+            f"{plural(changed, 'item')} of the first top-{K} but finds no further held-out item, so for "
+            f"accuracy the first x̂0 is as good as the last.")
+
+
 # ------------------------------------------------------------------------------------------------ vectors
 def vectors_figure(traj, step: int, ax: ItemAxis, kinds: np.ndarray, titles: Optional[Sequence[str]] = None,
                    scope: str = "per step", row: int = 0, cluster_of_latent: Optional[np.ndarray] = None

@@ -115,6 +115,9 @@ left, right = st.columns([1.4, 1])
 with left:
     C.say(reverse.bump_caption(traj, heldout))
     C.say(reverse.metrics_caption(metrics, None, len(heldout)))
+    lesson = reverse.one_shot_lesson(traj, metrics)
+    if lesson:
+        st.info(lesson, icon=":material/school:")
 with right:
     eq = equations.reverse_equation(traj.betas, traj.alphas_cumprod, int(traj.steps[step - 1]),
                                     sampling_noise=sampling_noise, latent=latent)
