@@ -117,6 +117,8 @@ def test_same_user_same_noise_follows_one_slider():
     assert any("DiffRec" in h for h in heads) and any("DreamRec" in h for h in heads)
     assert any("step 10/10" in h for h in heads) and any("step 100/100" in h for h in heads)
     assert len(ch["cmp_sched"]["data"]) == len(heads)             # one schedule per method shown
+    lesson = [i.value for i in at.info if "one-shot denoising" in i.value]   # the hits chart's lesson, in words
+    assert len(lesson) == 1 and "DiffRec (" in lesson[0]
     at.slider(key="cmp_frac").set_value(50).run()
     no_exception(at)
     heads = [a["text"] for a in charts(at)["cmp_grid"]["layout"]["annotations"]]

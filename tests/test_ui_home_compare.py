@@ -220,3 +220,15 @@ def test_papers_beside_ours_is_labelled():
     assert list(fig.data[0].error_x.array) == [0.002]
     df = papers.papers_frame("DiffKG")
     assert len(df) and (df["dataset"] != "ML-1M clean").all()
+
+
+def test_hits_lesson_follows_the_hits():
+    from types import SimpleNamespace
+    from ui import compare_steps as CS
+    flat = SimpleNamespace(topk=np.array([[[1, 2]], [[2, 1]], [[1, 2]]]))        # item 1 held out at every step
+    rising = SimpleNamespace(topk=np.array([[[5, 6]], [[1, 6]], [[1, 2]]]))
+    s = CS.hits_lesson({"a": flat, "b": rising}, {"a": "A", "b": "B"}, [1, 2])
+    assert s.startswith("A (2): the same number") and "one-shot denoising autoencoder" in s
+    assert "B (0 → 2, at most 2)" in s
+    assert "A (" not in CS.hits_lesson({"a": flat}, {"a": "A"}, [9])                  # never a hit: no lesson
+    assert CS.hits_lesson({"a": flat}, {"a": "A"}, []) == ""

@@ -107,6 +107,34 @@ def hits_figure(trajs: Mapping[str, object], titles: Mapping[str, str], heldout:
     return fig
 
 
+def hits_lesson(trajs: Mapping[str, object], titles: Mapping[str, str], heldout: Iterable[int]) -> str:
+    """The lesson of the hits chart, computed from it: the methods whose count of held-out items in the top-K is
+    the same (and above 0) at every step found everything they find at the first step - their first x̂0 already
+    holds the final list, so for ranking they behave as one-shot denoising autoencoders; the others are named
+    with how their count moved. Empty without runs or held-out items."""
+    heldout = list(heldout)
+    if not trajs or not heldout:
+        return ""
+    flat, moving = [], []
+    for name, tr in trajs.items():
+        h = hits_by_step(tr, heldout)
+        title = titles.get(name, name)
+        if len(h) and (h == h[0]).all():
+            if h[0] > 0:
+                flat.append(f"{title} ({int(h[0])})")
+        else:
+            moving.append(f"{title} ({int(h[0])} → {int(h[-1])}, at most {int(h.max())})")
+    out = []
+    if flat:
+        out.append(f"{', '.join(flat)}: the same number of held-out items in the top-K at every step - the first x̂0 "
+                   f"already holds what the final list finds, so for ranking "
+                   + ("these models behave as one-shot denoising autoencoders." if len(flat) > 1
+                      else "this model behaves as a one-shot denoising autoencoder."))
+    if moving:
+        out.append(f"The count moves along the run for {', '.join(moving)}.")
+    return " ".join(out)
+
+
 def grid_caption(trajs: Mapping[str, object], titles: Mapping[str, str], fraction: float, heldout: Iterable[int]
                  ) -> str:
     heldout = list(heldout)

@@ -143,6 +143,9 @@ def same_user_section() -> None:
                 filename="same_user_topk")
         C.say(S.grid_caption(trajs, titles, frac, heldout))
         C.chart(S.hits_figure(trajs, titles, heldout, frac), key="cmp_hits", filename="same_user_hits")
+        lesson = S.hits_lesson(trajs, titles, heldout)
+        if lesson:
+            st.info(lesson, icon=":material/school:")
         st.caption("Held-out items are the user's newest 20 % (the chronological split's validation and test "
                    "items). DiffuRec and DreamRec read the leave-one-out sequence and do not mask history items, "
                    "as in their papers, so blue items can appear in their lists. Baselines have no reverse run.")
