@@ -145,6 +145,7 @@ def test_own_logs_are_read_like_the_sample(tmp_path):
     _own_logs(f, sessions=16)
     own, ref = load_rerank_data(f), load_rerank_data()
     assert (own.S, own.n, own.L) == (16, ref.n, ref.L)
+    # integer ids and 0/1 responses read from two files, no arithmetic: equal exactly on any CPU
     assert np.array_equal(own.logged, ref.logged[:16]) and np.array_equal(own.clicks, ref.clicks[:16])
     assert np.array_equal(own.likes, ref.likes[:16])
     items = [int(t.split("-")[1]) for t in own.titles]          # original ids, by new index
