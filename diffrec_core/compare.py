@@ -54,6 +54,10 @@ METRICS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20", "hr@10", "hr@20")
 COSTS = ("train_seconds", "infer_ms_per_user")
 SIMPLE = ("pop", "itemknn", "ease", "multvae")   # closed-form or one-network baselines: "simple" in the verdict
 
+# what became of a row (status()): a not-run row is never listed as not applicable
+RAN, NOT_APPLICABLE, NOT_RUN, FAILED = "ran", "not applicable", "not run (budget)", "failed"
+NOT_RUN_REASON = "not run (the time budget ran out, or a stop was asked, before its turn)"
+
 
 @dataclass(frozen=True)
 class Protocol:
@@ -132,6 +136,21 @@ def pick_preset(method: str, data_name: str) -> str:
     low = data_name.lower()
     named = [p for p in registry.get(method).presets if p != "sample" and p.lower() in low]
     return max(named, key=len) if named else "sample"
+
+
+def closed_form(method: str) -> bool:
+    """A method whose fit is ``prepare()`` alone (its config's default ``epochs`` is 0: TopPop, ItemKNN, EASE)."""
+    f = getattr(registry.get(method).config_cls, "__dataclass_fields__", {}).get("epochs")
+    return f is not None and f.default == 0
+
+
+def run_order(methods: Sequence[str]) -> List[str]:
+    """The order the runs are made in: closed-form baselines first, then the other simple baselines (one small
+    network), then every other method in the order given. Under one shared deadline (``should_stop``) a slow method
+    placed first would use the time of the near-instant ones after it; placed last, it only loses its own turn."""
+    def rank(m: str) -> int:
+        return 0 if closed_form(m) else 1 if m in SIMPLE else 2
+    return sorted(methods, key=rank)      # stable: the given order within each rank
 
 
 def default_methods() -> List[str]:
@@ -467,7 +486,7 @@ def iter_compare(data, methods: Optional[Sequence[str]] = None, seeds: Sequence[
     for m in wanted:
         registry.get(m)      # an unknown name is an error before anything trains
     plan, rows = [], []
-    for m in wanted:
+    for m in run_order(wanted):
         ok, why = applicability(m, cd.info)
         if ok:
             plan.append((m, protocol_for(m, cd.base_how)))
@@ -510,8 +529,8 @@ def iter_compare(data, methods: Optional[Sequence[str]] = None, seeds: Sequence[
                 row["errors"] = errs
             rows.append(row)
         else:
-            row = not_applicable_row(m, "failed: " + errs[0] if errs else "not run (stopped before its turn)")
-            row.update(protocol=how, applicable=True, not_run=True)
+            row = not_applicable_row(m, "failed: " + errs[0] if errs else NOT_RUN_REASON)
+            row.update(protocol=how, applicable=True, not_run=True, status=FAILED if errs else NOT_RUN)
             rows.append(row)
     hows = sorted({how for _, how in plan}) or [cd.base_how]
     results = {
@@ -564,6 +583,17 @@ def std(row: Mapping, metric: str, which: str = "test") -> float:
 
 def ran(row: Mapping) -> bool:
     return bool(row.get("applicable")) and not row.get("not_run") and row.get("n_seeds", 0) > 0
+
+
+def status(row: Mapping) -> str:
+    """What became of a row: RAN, NOT_APPLICABLE (the data lacks what the method needs), NOT_RUN (applicable, but
+    the time budget or a stop request came before its turn) or FAILED. Derived from the other fields where a
+    results file predates the ``status`` field."""
+    if ran(row):
+        return RAN
+    if not row.get("applicable"):
+        return NOT_APPLICABLE
+    return row.get("status") or (FAILED if str(row.get("reason", "")).startswith("failed") else NOT_RUN)
 
 
 def sort_rows(rows: Sequence[dict]) -> List[dict]:
@@ -650,12 +680,12 @@ def verdict(results: Mapping, metric: Optional[str] = None) -> Dict[str, str]:
         out[how] = s
     na: Dict[str, List[str]] = {}
     for r in results.get("rows", []):
-        if not r.get("applicable"):
+        if status(r) == NOT_APPLICABLE:
             na.setdefault(r.get("reason", ""), []).append(r["title"])
     if na:   # one clause per reason: "DCDR, PRM (attention) and MMR (diversity) (reranks logged lists ...)"
         out["not applicable"] = "Not applicable to this data: " + "; ".join(
             f"{_and(names)} ({why})" for why, names in na.items()) + "."
-    notrun = [r for r in results.get("rows", []) if r.get("applicable") and r.get("not_run")]
+    notrun = [r for r in results.get("rows", []) if status(r) in (NOT_RUN, FAILED)]
     if notrun:
         out["not run"] = "Not run: " + "; ".join(f"{r['title']} ({r['reason']})" for r in notrun) + "."
     return out
@@ -737,11 +767,12 @@ def to_markdown(results: Mapping) -> str:
                 " ".join(map(str, r.get("best_epoch", []))), r.get("preset", ""), note]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
-    na = [r for r in results.get("rows", []) if not ran(r)]
-    if na:
-        lines += ["## Not applicable / not run", "", "| method | reason |", "|---|---|"]
-        lines += [f"| {r['title']} | {r['reason']} |" for r in na]
-        lines.append("")
+    for title, which in (("Not applicable", (NOT_APPLICABLE,)), ("Not run", (NOT_RUN, FAILED))):
+        na = [r for r in results.get("rows", []) if status(r) in which]
+        if na:
+            lines += [f"## {title}", "", "| method | reason |", "|---|---|"]
+            lines += [f"| {r['title']} | {r['reason']} |" for r in na]
+            lines.append("")
     lines += ["## Verdict (computed from the table)", ""]
     lines += [f"* {v}" for v in verdict(results).values()]
     return "\n".join(lines) + "\n"

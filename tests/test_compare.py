@@ -125,6 +125,41 @@ def test_should_stop_skips_the_remaining_runs():
     assert "Not run" in compare.verdict(res)["not run"]
 
 
+def test_near_instant_baselines_run_first_so_a_short_budget_reaches_them():
+    assert compare.run_order(["diffrec", "multvae", "ease", "itemknn", "pop"]) == ["ease", "itemknn", "pop",
+                                                                                  "multvae", "diffrec"]
+    assert [m for m in ("pop", "itemknn", "ease", "multvae", "diffrec") if compare.closed_form(m)] == [
+        "pop", "itemknn", "ease"]
+    done = []       # a budget that lasts three runs: the slow method listed first must not use it up
+    res = None
+    for ev in compare.iter_compare(toy_split(), methods=["diffrec", "multvae", "ease", "itemknn", "pop"],
+                                   should_stop=lambda: len(done) >= 3):
+        if ev["event"] == "done":
+            done.append(ev["method"])
+        elif ev["event"] == "result":
+            res = ev["results"]
+    assert done == ["ease", "itemknn", "pop"]
+    by = {r["method"]: r for r in res["rows"]}
+    assert {m for m in by if compare.status(by[m]) == compare.RAN} == {"ease", "itemknn", "pop"}
+    assert compare.status(by["diffrec"]) == compare.status(by["multvae"]) == compare.NOT_RUN == "not run (budget)"
+    v = compare.verdict(res)
+    assert "not applicable" not in v and "DiffRec (not run" in v["not run"]
+    md = compare.to_markdown(res)
+    assert "## Not run" in md and "## Not applicable" not in md
+
+
+def test_status_separates_not_run_failed_and_not_applicable():
+    t = table()
+    t["rows"].append({"method": "ease", "title": "EASE", "kind": "baseline", "protocol": "chrono",
+                      "applicable": True, "reason": "failed: RuntimeError: boom", "n_seeds": 0, "not_run": True})
+    t["rows"].append({"method": "pop", "title": "TopPop", "kind": "baseline", "protocol": "chrono",  # an older file
+                      "applicable": True, "reason": "not run (stopped before its turn)", "n_seeds": 0,
+                      "not_run": True})
+    assert [compare.status(r) for r in t["rows"][-3:]] == [compare.NOT_APPLICABLE, compare.FAILED, compare.NOT_RUN]
+    assert compare.status(t["rows"][0]) == compare.RAN
+    assert "TopPop" not in compare.verdict(t)["not applicable"] and "TopPop" in compare.verdict(t)["not run"]
+
+
 # ------------------------------------------------------------------------------------------------ the verdict
 def row(method, title, kind, protocol, value, sd=None, hits=0, n=3):
     return {"method": method, "title": title, "kind": kind, "protocol": protocol, "applicable": True, "n_seeds": n,

@@ -97,6 +97,23 @@ def test_not_applicable_methods_are_shown(synthetic):
     assert "Not applicable to this data: DiffKG" in texts(at)
 
 
+def test_a_method_the_budget_did_not_reach_is_not_run_never_not_applicable(monkeypatch, tmp_path, fresh_caches):
+    from views import _compare as X
+
+    t = harness_table()
+    t["rows"].append({"method": "multvae", "title": "Mult-VAE", "kind": "baseline", "protocol": "chrono",
+                      "applicable": True, "not_run": True, "status": "not run (budget)", "n_seeds": 0,
+                      "reason": "not run (the time budget ran out, or a stop was asked, before its turn)"})
+    path = write_results(tmp_path, t)
+    monkeypatch.setattr(X, "available_results", lambda: {"Synthetic": path})
+    at = page("compare").run()
+    no_exception(at)
+    frames = [df.value for df in at.dataframe if "why" in df.value.columns]
+    assert [f["method"].tolist() for f in frames] == [["DiffKG"], ["Mult-VAE"]]
+    assert frames[0]["status"].tolist() == ["not applicable"] and frames[1]["status"].tolist() == ["not run (budget)"]
+    assert "Not run: Mult-VAE" in texts(at) and "Not applicable to this data: DiffKG (" in texts(at)
+
+
 def test_compare_without_any_results(monkeypatch, fresh_caches):
     from views import _compare as X
     from views import _loaders as L

@@ -137,6 +137,12 @@ def test_table_frame_holds_one_protocol_sorted_by_the_metric():
     assert compare.protocols(res) == ["chrono", "leave_one_out"]
     na = compare.not_applicable_frame(res)
     assert na["method"].tolist() == ["DiffKG"] and na.loc[0, "status"] == "not applicable"
+    res["rows"].append({"method": "multvae", "title": "Mult-VAE", "kind": "baseline", "protocol": "chrono",
+                        "applicable": True, "not_run": True, "status": "not run (budget)", "n_seeds": 0,
+                        "reason": "not run (the time budget ran out, or a stop was asked, before its turn)"})
+    assert compare.not_applicable_frame(res)["method"].tolist() == ["DiffKG"]      # never "not applicable"
+    nr = compare.not_run_frame(res)
+    assert nr["method"].tolist() == ["Mult-VAE"] and nr.loc[0, "status"] == "not run (budget)"
 
 
 def test_bars_and_cost_figures_show_the_spread_and_the_cost():

@@ -72,10 +72,21 @@ def table_frame(results: Mapping, protocol: str, metric: str = "recall@20", page
     return df
 
 
-def not_applicable_frame(results: Mapping) -> pd.DataFrame:
-    rows = [{"method": r["title"], "kind": r["kind"], "status": "not run" if r.get("applicable") else "not applicable",
-             "why": r.get("reason", "")} for r in results.get("rows", []) if not core.ran(r)]
+def _status_frame(results: Mapping, which: tuple) -> pd.DataFrame:
+    rows = [{"method": r["title"], "kind": r["kind"], "status": core.status(r), "why": r.get("reason", "")}
+            for r in results.get("rows", []) if core.status(r) in which]
     return pd.DataFrame(rows, columns=["method", "kind", "status", "why"])
+
+
+def not_applicable_frame(results: Mapping) -> pd.DataFrame:
+    """The methods the data cannot serve (no knowledge graph, no time order, a different task), with why."""
+    return _status_frame(results, (core.NOT_APPLICABLE,))
+
+
+def not_run_frame(results: Mapping) -> pd.DataFrame:
+    """Applicable methods with no figures: 'not run (budget)' (the budget ran out before their turn) or 'failed'.
+    Never listed as not applicable: the data suits them, the run did not reach them."""
+    return _status_frame(results, (core.NOT_RUN, core.FAILED))
 
 
 def bars_figure(df: pd.DataFrame, metric: str, label: str = "") -> go.Figure:

@@ -104,6 +104,10 @@ if have_table:
     if len(na):
         st.markdown("**Not applicable to this data** (listed, never dropped silently)")
         st.dataframe(na, hide_index=True, width="stretch", key="cmp_na")
+    nr = U.not_run_frame(results)
+    if len(nr):
+        st.markdown("**Not run** (applicable, but the time budget ran out before their turn, or the run failed)")
+        st.dataframe(nr, hide_index=True, width="stretch", key="cmp_not_run")
 
 # ------------------------------------------------------------------------------------------------ same user, same noise
 st.subheader("Same user, same noise")
