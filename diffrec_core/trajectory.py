@@ -107,9 +107,11 @@ class Trajectory:
         return cls(method=header.get("method", "?"), meta=header.get("meta", {}), **kw)
 
     def to_long_csv(self, row: int = 0, item_titles=None) -> str:
-        """One row per (step, item) for user row ``row``: k, item, x_k, x0_hat, score, rank (1-based or empty)."""
+        """One row per (step, item) for user row ``row``: reverse_step (1 … S, counted as the chain runs, the pages'
+        step number), t (the paper's step of the state read, code index k + 1), item, x_t, x0_hat, score, rank
+        (1-based or empty)."""
         S, _, D = self.states.shape
-        lines = ["step_index,k,item,title,x_k,x0_hat,score,rank"]
+        lines = ["reverse_step,t,item,title,x_t,x0_hat,score,rank"]
         for s in range(S):
             ranks = {}
             if self.topk is not None:
@@ -118,6 +120,6 @@ class Trajectory:
             for i in range(D):
                 title = "" if item_titles is None or i >= len(item_titles) else str(item_titles[i]).replace(",", " ")
                 score = "" if sc is None else f"{float(sc[i]):.6g}"
-                lines.append(f"{s},{int(self.steps[s])},{i},{title},{float(self.states[s, row, i]):.6g},"
+                lines.append(f"{s + 1},{int(self.steps[s]) + 1},{i},{title},{float(self.states[s, row, i]):.6g},"
                              f"{float(self.x0_hat[s, row, i]):.6g},{score},{ranks.get(i, '')}")
         return "\n".join(lines) + "\n"

@@ -53,8 +53,9 @@ def test_page_runs_with_one_stepper_figure_and_downloads():
     assert labels == ["trajectory (CSV)", "trajectory (NPZ)"]
     t = texts(at)
     assert "in your browser" in t and "Recall@10" in t and "10 reverse steps recorded, one frame each" in t
+    assert t.count("Steps are counted as the chain runs") == 1 and "t = 11 − n" in t      # explained once
     top = numbers(spec)
-    assert top.startswith("<b>step 10 of 10 (t = 1)</b>") and "Recall@10 = " in top and "held-out" in top
+    assert top.startswith("<b>reverse step 10 of 10</b>") and "Recall@10 = " in top and "held-out" in top
 
 
 def test_each_frame_carries_its_steps_vectors_cursor_and_numbers():
@@ -62,8 +63,8 @@ def test_each_frame_carries_its_steps_vectors_cursor_and_numbers():
     spec = charts(at)["rv_vectors"]
     f2, f9 = frame_of(spec, 2), frame_of(spec, 9)
     assert len(f2["traces"]) == len(f2["data"])
-    assert numbers(spec, f2).startswith("<b>step 2 of 10 (t = 9)</b>") and "x<sub>8</sub> = " in numbers(spec, f2)
-    assert numbers(spec, f9).startswith("<b>step 9 of 10 (t = 2)</b>")
+    assert numbers(spec, f2).startswith("<b>reverse step 2 of 10</b>") and "x<sub>8</sub> = " in numbers(spec, f2)
+    assert numbers(spec, f9).startswith("<b>reverse step 9 of 10</b>")
     # the x̂0 strip (bottom panel, axis y) differs between the steps; the cursors move to the step
     bottom = [i for i, t in enumerate(spec["data"]) if t.get("yaxis") == "y" and t.get("name") == "interacted"][0]
     pos = f2["traces"].index(bottom)
@@ -88,8 +89,8 @@ def test_a_link_step_sets_the_opening_frame():
     no_exception(at)
     spec = charts(at)["rv_vectors"]
     assert spec["layout"]["sliders"][0]["active"] == 2
-    assert numbers(spec).startswith("<b>step 3 of 10")
-    assert "It opens on step 3" in texts(at)
+    assert numbers(spec).startswith("<b>reverse step 3 of 10")
+    assert "It opens on reverse step 3" in texts(at)
 
 
 def test_scope_switch_changes_the_axis_range_and_the_frames():

@@ -102,7 +102,8 @@ def test_the_faithful_model_is_one_click_away_with_its_flat_line_explained():
 
 
 def test_the_choice_round_trips_in_the_url():
-    assert page_params.REVERSE["rv_model"].accepts("faithful") and not page_params.REVERSE["rv_model"].accepts("x")
+    model_param = page_params.REVERSE_PARAMS["rv_model"]
+    assert model_param.accepts("faithful") and not model_param.accepts("x")
     at = app_on("reverse", rv_model="faithful")
     no_exception(at)
     assert at.radio(key="rv_model").value == "faithful" and at.query_params["rv_model"] == "faithful"

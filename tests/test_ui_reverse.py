@@ -10,7 +10,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from diffrec_core.trajectory import Trajectory  # noqa: E402
 from ui import data as uidata  # noqa: E402
-from ui import forward, reverse  # noqa: E402
+from ui import forward, reverse, reverse_noise, reverse_stepper, reverse_variants  # noqa: E402
 from ui.theme import COLORS  # noqa: E402
 
 from test_ui_forward import GENRES, tiny_split  # noqa: E402
@@ -60,12 +60,34 @@ def test_record_helpers(setup):
     s, p, ax, tr = setup
     assert not reverse.is_latent(tr) and reverse.is_latent(make_traj(latent=True))
     assert reverse.n_items(tr) == I
-    assert reverse.step_t(tr, 0) == 4 and reverse.step_label(tr, 3) == "step 4 of 4 (t = 1)"
+    assert reverse.step_t(tr, 0) == 4 and reverse.step_label(tr, 3) == "reverse step 4 of 4"
     assert reverse.changed_in_topk(tr, 0) == 0
     assert reverse.changed_in_topk(tr, 2) == 1                    # item 7 enters the top-3 at step 3
     lat = reverse.item_x0hat(make_traj(latent=True))
     assert np.isnan(lat[:, [0, 2, 5]]).all() and np.isfinite(lat[:, 7]).all()
 
+
+
+def test_one_step_numbering_in_the_caption_the_figure_and_the_csv(setup):
+    """Reverse step n (1 … S, as the chain runs) everywhere; t only as x_t's subscript, its relation said once and
+    computed from the run (a chain of 3 steps out of T = 4 says so)."""
+    s, p, ax, tr = setup
+    cap = reverse.numbering_caption(tr)
+    assert "reverse step n (1 … 4)" in cap and "t = 5 − n" in cap and "step 1 reads x₄" in cap
+    assert "step 4 reads x₁" in cap and "clean history" in cap
+    short = Trajectory("diffrec", np.array([2, 1, 0]), tr.states[:3], tr.x0_hat[:3], tr.final, tr.users, tr.betas,
+                       tr.alphas_cumprod, topk=tr.topk[:3], meta={"T_prime": 3, "reverse": "from_T_prime"})
+    cap3 = reverse.numbering_caption(short)
+    assert "t = 4 − n" in cap3 and "step 1 reads x₃" in cap3 and "clean history" not in cap3
+    kinds = forward.item_kinds(p, I, p.heldout())
+    metrics = reverse.step_metrics(tr, p.heldout(), (3,))
+    fig = reverse_stepper.stepper_figure(tr, ax, kinds, heldout=p.heldout(), metrics=metrics)
+    text = fig.data[-1].text[0]
+    assert text.startswith("<b>reverse step 4 of 4</b>") and "x<sub>0</sub> = " in text and "·x<sub>1</sub>" in text
+    assert "k =" not in text and "(t =" not in text
+    assert fig.layout.sliders[0].currentvalue.prefix.strip() == "reverse step"
+    rows = tr.to_long_csv(0).splitlines()
+    assert rows[0].startswith("reverse_step,t,item,") and rows[1].startswith("1,4,0,") and rows[-1].startswith("4,1,")
 
 def test_value_range_scope(setup):
     _, _, _, tr = setup
@@ -129,7 +151,7 @@ def test_vectors_figure_for_a_latent_run(setup):
     _, p, ax, _ = setup
     lt = make_traj(latent=True)
     kinds = forward.item_kinds(p, I, p.heldout())
-    ic, slices, col = reverse.latent_clusters(lt.meta, I)
+    ic, slices, col = reverse_variants.latent_clusters(lt.meta, I)
     fig = reverse.vectors_figure(lt, 2, ax, kinds, cluster_of_latent=col)
     bars = [t for t in fig.data if t.type == "bar"]
     assert len(bars) == 1 and len(bars[0].y) == 6 and bars[0].y[4] == pytest.approx(lt.states[2, 0, 4])
@@ -138,7 +160,7 @@ def test_vectors_figure_for_a_latent_run(setup):
 
 def test_reverse_caption(setup):
     _, p, _, tr = setup
-    assert reverse.reverse_caption(tr, 0, p.heldout()).startswith("At step 1 of 4 (t = 4), this is the first top-3")
+    assert reverse.reverse_caption(tr, 0, p.heldout()).startswith("At reverse step 1 of 4, this is the first top-3")
     c = reverse.reverse_caption(tr, 2, p.heldout())
     assert "1 of the top-3 items changed" in c and "1 of the user's 2 held-out items is in the top-3" in c
     assert "no held-out items" in reverse.reverse_caption(tr, 2, [])
@@ -163,25 +185,25 @@ def test_bump_figure_ranks(setup):
 
 def test_demotion_table_stats_figure_caption(setup):
     s, p, _, tr = setup
-    df = reverse.demotion_table(tr, 3, p, titles=s.item_titles)
+    df = reverse_noise.demotion_table(tr, 3, p, titles=s.item_titles)
     assert df["item"].tolist()[0] == 5 and df["injected_noise"].tolist() == [True, False, False]
     assert df["demotion_rank"].tolist() == [1, 2, 3]
-    st = reverse.demotion_stats(df)
+    st = reverse_noise.demotion_stats(df)
     assert st == {"n": 3, "n_noise": 1, "auc": 1.0, "noise_in_bottom": 1}
-    fig = reverse.demotion_figure(df, "step 4")
+    fig = reverse_noise.demotion_figure(df, "step 4")
     assert len(fig.data) == 3 and list(fig.data[0].marker.pattern.shape) == ["/", "", ""]
     assert fig.layout.xaxis.range[0] <= 0 and fig.layout.xaxis.range[1] >= 1.05
-    cap = reverse.demotion_caption(st)
+    cap = reverse_noise.demotion_caption(st)
     assert "1 of the user's 1 injected-noise interaction rank among the 1 most demoted of 3" in cap and "1.00" in cap
     # x0 weights (T-DiffRec): kept = x̂0 / x0
     x0 = np.zeros(I)
     x0[[0, 2, 5]] = [0.5, 1.0, 0.1]
-    df2 = reverse.demotion_table(tr, 3, p, x0=x0)
+    df2 = reverse_noise.demotion_table(tr, 3, p, x0=x0)
     assert df2.set_index("item").loc[5, "kept"] == pytest.approx(tr.x0_hat[3, 0, 5] / 0.1)
-    assert reverse.demotion_table(make_traj(latent=True), 3, p) is None
-    assert "mask" in reverse.demotion_caption(reverse.demotion_stats(None), latent=True)
-    assert "no training" in reverse.demotion_caption(reverse.demotion_stats(None))
-    empty = reverse.demotion_figure(None)
+    assert reverse_noise.demotion_table(make_traj(latent=True), 3, p) is None
+    assert "mask" in reverse_noise.demotion_caption(reverse_noise.demotion_stats(None), latent=True)
+    assert "no training" in reverse_noise.demotion_caption(reverse_noise.demotion_stats(None))
+    empty = reverse_noise.demotion_figure(None)
     assert len(empty.data) == 0
 
 
@@ -191,29 +213,29 @@ def test_demotion_figure_caps_long_histories():
     df = pd.DataFrame({"item": np.arange(n), "title": ["x"] * n, "x0": 1.0, "x0_hat": np.linspace(0, 1, n),
                        "kept": np.linspace(0, 1, n), "injected_noise": np.arange(n) % 20 == 0,
                        "demotion_rank": np.arange(1, n + 1)})
-    fig = reverse.demotion_figure(df, max_items=30)
+    fig = reverse_noise.demotion_figure(df, max_items=30)
     assert len(fig.data[0].y) == 30
     assert any("showing 30 of 80" in a.text for a in fig.layout.annotations)
 
 
 def test_latent_cluster_views():
     lt = make_traj(latent=True)
-    ic, slices, col = reverse.latent_clusters(lt.meta, I)
+    ic, slices, col = reverse_variants.latent_clusters(lt.meta, I)
     assert ic.tolist() == [0] * 6 + [1] * 6 and slices == [(0, 3), (3, 6)] and col.tolist() == [0, 0, 0, 1, 1, 1]
-    alt = reverse.latent_clusters({"item_clusters": [1] * I, "latent_bounds": [[0, 6]]}, I)
+    alt = reverse_variants.latent_clusters({"item_clusters": [1] * I, "latent_bounds": [[0, 6]]}, I)
     assert alt[0].tolist() == [1] * I and alt[1] == [(0, 6)]
-    assert reverse.latent_clusters({}, I) == (None, [], None)
-    assert reverse.latent_clusters({"item_cluster": [0, 1]}, I)[0] is None    # wrong length: ignored
-    fig = reverse.cluster_figure(ic, GENRES)
+    assert reverse_variants.latent_clusters({}, I) == (None, [], None)
+    assert reverse_variants.latent_clusters({"item_cluster": [0, 1]}, I)[0] is None    # wrong length: ignored
+    fig = reverse_variants.cluster_figure(ic, GENRES)
     assert len(fig.data) == 2 and sum(sum(t.y) for t in fig.data) == I
-    cap = reverse.cluster_caption(ic, GENRES, "svd")
+    cap = reverse_variants.cluster_caption(ic, GENRES, "svd")
     assert cap.startswith("2 clusters (k-means on truncated-SVD") and "cluster 0: 6 items" in cap
-    lf = reverse.latent_figure(lt, 1, slices)
+    lf = reverse_variants.latent_figure(lt, 1, slices)
     z = lf.data[0]
     assert np.asarray(z.z).shape == (4, 6) and z.zmin == -z.zmax
     assert z.zmax == pytest.approx(np.abs(lt.states).max(), rel=1e-6)
     assert lf.layout.shapes[-1].y0 == 1.5
-    assert "moves by" in reverse.latent_caption(lt)
+    assert "moves by" in reverse_variants.latent_caption(lt)
 
 
 def test_time_weights_view():
@@ -221,12 +243,12 @@ def test_time_weights_view():
     p = uidata.user_profile(s, 0)
     w = np.zeros(I)
     w[[2, 5, 0]] = [0.1, 0.55, 1.0]                 # oldest -> newest
-    fig = reverse.time_weights_figure(w, p, s.item_titles)
+    fig = reverse_variants.time_weights_figure(w, p, s.item_titles)
     assert list(fig.data[0].y) == pytest.approx([0.1, 0.55, 1.0])
     assert list(fig.data[0].marker.pattern.shape) == ["", "/", ""]     # item 5 is injected noise
-    cap = reverse.time_weights_caption(w, p)
+    cap = reverse_variants.time_weights_caption(w, p)
     assert "0.1" in cap and "1.00" in cap and "3 training" in cap
-    assert "no training history" in reverse.time_weights_caption(w, uidata.user_profile(s, 3))
+    assert "no training history" in reverse_variants.time_weights_caption(w, uidata.user_profile(s, 3))
 
 
 def test_start_caption():
@@ -253,7 +275,7 @@ def test_on_a_real_pretrained_trajectory():
     ax = uidata.item_axis(split.item_genres, uidata.item_popularity(split))
     fig = reverse.vectors_figure(tr, tr.n_steps - 1, ax, forward.item_kinds(p, split.n_items, p.heldout()))
     assert sum(len(t.x) for t in fig.data if t.yaxis == "y" and not t.name.startswith("in the top")) == split.n_items
-    assert reverse.demotion_table(tr, 0, p) is not None
+    assert reverse_noise.demotion_table(tr, 0, p) is not None
 
 
 # ------------------------------------------------------------------------------------------------ the stepper
@@ -261,9 +283,9 @@ def test_stepper_figure_has_a_frame_per_step_and_opens_on_the_start(setup):
     s, p, ax, tr = setup
     kinds = forward.item_kinds(p, I, p.heldout())
     m = reverse.step_metrics(tr, p.heldout(), (3,))
-    fig = reverse.stepper_figure(tr, ax, kinds, s.item_titles, p.heldout(), m, start=1, profile=p)
+    fig = reverse_stepper.stepper_figure(tr, ax, kinds, s.item_titles, p.heldout(), m, start=1, profile=p)
     assert [f.name for f in fig.frames] == ["step 1", "step 2", "step 3", "step 4"]
-    assert fig.layout.sliders[0].active == 1 and fig.data[-1].text[0].startswith("<b>step 2 of 4 (t = 3)</b>")
+    assert fig.layout.sliders[0].active == 1 and fig.data[-1].text[0].startswith("<b>reverse step 2 of 4</b>")
     f3 = fig.frames[2]
     assert len(f3.traces) == len(f3.data)
     rings = f3.data[f3.traces.index(next(i for i, t in enumerate(fig.data) if t.name.startswith("in the top-")))]
@@ -272,7 +294,7 @@ def test_stepper_figure_has_a_frame_per_step_and_opens_on_the_start(setup):
     assert "Recall@3 = 0.500" in top and "1 of the top-3 items changed" in top
     assert "noise-vs-genuine AUC" in top                                   # the demotion AUC of that step
     assert all("layout" in f and f.layout.yaxis.range for f in fig.frames)   # 'per step': ranges per frame
-    whole = reverse.stepper_figure(tr, ax, kinds, heldout=p.heldout(), metrics=m, scope="whole trajectory")
+    whole = reverse_stepper.stepper_figure(tr, ax, kinds, heldout=p.heldout(), metrics=m, scope="whole trajectory")
     assert whole.layout.sliders[0].active == 3 and all(f.layout.yaxis.range is None for f in whole.frames)
 
 
@@ -280,7 +302,7 @@ def test_stepper_figure_caps_the_frames_of_a_long_run(setup):
     _, p, ax, _ = setup
     long = make_traj(S=250, K=3)
     kinds = forward.item_kinds(p, I, p.heldout())
-    fig = reverse.stepper_figure(long, ax, kinds, heldout=p.heldout(), start=137, scope="whole trajectory")
+    fig = reverse_stepper.stepper_figure(long, ax, kinds, heldout=p.heldout(), start=137, scope="whole trajectory")
     from ui.stepper import MAX_FRAMES
     names = [f.name for f in fig.frames]
     assert MAX_FRAMES - 1 <= len(names) <= MAX_FRAMES
@@ -292,8 +314,8 @@ def test_stepper_figure_for_a_latent_run(setup):
     _, p, ax, _ = setup
     lt = make_traj(latent=True)
     kinds = forward.item_kinds(p, I, p.heldout())
-    _, _, col = reverse.latent_clusters(lt.meta, I)
-    fig = reverse.stepper_figure(lt, ax, kinds, heldout=p.heldout(), cluster_of_latent=col)
+    _, _, col = reverse_variants.latent_clusters(lt.meta, I)
+    fig = reverse_stepper.stepper_figure(lt, ax, kinds, heldout=p.heldout(), cluster_of_latent=col)
     assert fig.frames[1].data[0].type == "bar" and fig.frames[1].data[0].y[4] == pytest.approx(lt.states[1, 0, 4])
     assert "z<sub>" in fig.data[-1].text[0]
 

@@ -17,10 +17,13 @@ GRID = sorted({m * 10.0 ** e for e in range(-6, 1) for m in (1, 2, 5)} | {0.0})
 GRID = [g for g in GRID if g <= 1.0]
 KINDS = {"linear_var": "linear-var (DiffRec): 1−ᾱ ramps from s·min to s·max",
          "linear_scaled": "linear β (image DDPM): β ramps from s·min to s·max"}
-REVERSE_MODES = ("all_T", "from_T_prime")
+# the reverse chain's length (diffrec_core: reverse="all_T" | "from_T_prime") -> its label on the pages
+REVERSE_MODE_LABELS = {"all_T": "all T steps (authors)", "from_T_prime": "only T′ steps (clean option)"}
+REVERSE_MODES = tuple(REVERSE_MODE_LABELS)
 # which pretrained model a page with the choice shows (views/_common.py: model_choice); the first is the default
 MODEL_KINDS = {"teaching": "teaching (visible noise)", "faithful": "faithful (authors' settings)"}
-HELDOUT = ("valid+test", "valid", "test")
+# which of the user's held-out interactions the reverse page scores the top-K against -> its label
+HELDOUT_SPLIT_LABELS = {"valid+test": "validation + test", "valid": "validation", "test": "test"}
 STEP_MAX = 1000                     # the largest T any schedule here allows (forward page's T input)
 
 
@@ -83,13 +86,13 @@ FORWARD = {
     "fw_step": Param(int, None, range(0, STEP_MAX + 1), sticky=True),
 }
 
-REVERSE = {
+REVERSE_PARAMS = {
     "rv_model": Param(str, next(iter(MODEL_KINDS)), one_of(MODEL_KINDS)),
     "rv_tprime": Param(int, 0, range(0, STEP_MAX + 1), sticky=True),
     "rv_noise": Param(bool, False),
     "rv_reverse": Param(str, "all_T", one_of(REVERSE_MODES)),
     "rv_k": Param(int, 10, one_of((5, 10, 20))),
-    "rv_heldout": Param(str, "valid+test", one_of(HELDOUT)),
+    "rv_heldout": Param(str, "valid+test", one_of(HELDOUT_SPLIT_LABELS)),
     "rv_scope": Param(str, SCOPES[0], one_of(SCOPES)),
     "rv_step": Param(int, None, range(1, STEP_MAX + 1), sticky=True),
 }
@@ -177,5 +180,5 @@ def _lab_params() -> dict:
 LAB = _lab_params()
 
 # page key (app.py's registry) -> its parameters; pages not listed carry only the sidebar's
-PAGE_PARAMS = {"home": {}, "forward": FORWARD, "reverse": REVERSE, "knowledge graph": KNOWLEDGE_GRAPH,
+PAGE_PARAMS = {"home": {}, "forward": FORWARD, "reverse": REVERSE_PARAMS, "knowledge graph": KNOWLEDGE_GRAPH,
                "reranking": RERANKING, "embeddings": EMBEDDINGS, "compare": COMPARE, "lab": LAB}
