@@ -17,7 +17,7 @@ from ui import data as uidata
 from ui.theme import PRESENT_SCALE, plotly_config, present_css, scale_figure
 from views import _loaders as L
 from views import page_params
-from views import url_state as U
+from views import url_state as URL
 from views._loaders import DATASETS, REPO, MissingModel  # noqa: F401  (re-exported: pages read them via C)
 from views.url_state import Param, between, one_of  # noqa: F401  (re-exported: pages declare Params via C)
 
@@ -60,12 +60,12 @@ def url_state(params: dict, notify: bool = True) -> set:
     """Declare a page's URL parameters (``{key: Param(type, default, validator[, sticky])}`` or plain tuples) at
     the top of the page, before its widgets: a shared link's values are validated and applied, bad ones fall back
     with a notice. Returns the keys applied from the link in this run. See ``views/url_state.py``."""
-    return U.url_state(params, notify=notify)
+    return URL.url_state(params, notify=notify)
 
 
 def sync_url() -> None:
     """Write the page's current settings into the URL (app.py after each run; call at the end of a fragment)."""
-    U.sync()
+    URL.sync()
 
 
 
@@ -183,7 +183,7 @@ def _teaching_name(method: str) -> Optional[str]:
 
 def _choice_page() -> Optional[str]:
     """The page now running, where it offers the teaching / faithful choice (declared its parameter this run)."""
-    run = st.session_state.get(U.RUN_KEYS, {})
+    run = st.session_state.get(URL.RUN_KEYS, {})
     return next((p for p, keys in TEACHING_PAGES.items() if keys["choice"] in run), None)
 
 
@@ -336,7 +336,7 @@ def _random_user():
 def sidebar(page: Optional[str] = None) -> None:
     """The shared sidebar: data set, method, user, seed, presentation mode (drawn by app.py on every page).
     Its settings are URL parameters of every page. ``page``: the page about to run (its URL path)."""
-    U.begin(page)
+    URL.begin(page)
     url_state({"dataset": Param(str, DEFAULTS["dataset"], one_of(DATASETS))})
     if st.session_state.get("dataset") not in DATASETS:
         st.session_state["dataset"] = DEFAULTS["dataset"]

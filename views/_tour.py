@@ -11,7 +11,7 @@ import streamlit as st
 from ui import tour
 from views import _common as C
 from views import page_params
-from views import url_state as U
+from views import url_state as URL
 
 
 def page_key(url_path: Optional[str]) -> Optional[str]:
@@ -25,7 +25,7 @@ def page_key(url_path: Optional[str]) -> Optional[str]:
 def _forget() -> None:
     """Leave the tour: the banner goes, and a later link to the same stop is applied again."""
     st.session_state.pop("tour", None)
-    st.session_state.get(U.SEEN, {}).pop("tour", None)
+    st.session_state.get(URL.SEEN, {}).pop("tour", None)
 
 
 def banner(url_path: Optional[str]) -> None:

@@ -13,7 +13,7 @@ from views import _compare as X
 from views import page_params as PP
 from views import url_state as URL
 from ui import cite
-from ui import compare as U
+from ui import compare as compare_ui
 from ui import compare_steps as S
 from ui import data as uidata
 from ui import papers as P
@@ -45,8 +45,8 @@ if sources:
     results = st.session_state["cmp_live"] if source == LIVE else X.results(sources[source])
 else:
     source = "pretrained/results.json (one seed)"
-    results = U.from_pretrained(C.get_results(), titles, {k: s.kind for k, s in specs.items()})
-have_table = bool(U.protocols(results))
+    results = compare_ui.from_pretrained(C.get_results(), titles, {k: s.kind for k, s in specs.items()})
+have_table = bool(compare_ui.protocols(results))
 if not have_table:
     st.info("No precomputed comparison yet: run `python -m diffrec_core compare --data sample --seeds 1 2 3 "
             "--budget-minutes 1 --out pretrained/compare` (or the live run at the bottom of this page).")
@@ -54,19 +54,19 @@ if not have_table:
 # ------------------------------------------------------------------------------------------------ table, verdict
 metric = "recall@20"
 if have_table:
-    protos = U.protocols(results)
+    protos = compare_ui.protocols(results)
     protocol = protos[0]
     if st.session_state.get("cmp_protocol", protocol) not in protos:
         st.warning(f"These results have no protocol '{st.session_state.pop('cmp_protocol')}'; showing "
-                   f"{U.core.protocol_of(protocol).label}.")
+                   f"{compare_ui.core.protocol_of(protocol).label}.")
     if len(protos) > 1:      # never rank methods evaluated under different protocols in one table or chart
         protocol = st.radio("evaluation protocol", protos, horizontal=True, key="cmp_protocol",
-                            format_func=lambda p: U.core.protocol_of(p).label)
+                            format_func=lambda p: compare_ui.core.protocol_of(p).label)
     st.session_state.setdefault("cmp_metric", "recall@20")     # via state, not index=: a link may have set it
-    metric = st.radio("metric", list(U.ALL_METRICS), horizontal=True, key="cmp_metric",
-                      format_func=U.metric_label)
-    label = U.results_label(results)
-    verdict = U.verdict_lines(results, metric)
+    metric = st.radio("metric", list(compare_ui.ALL_METRICS), horizontal=True, key="cmp_metric",
+                      format_func=compare_ui.metric_label)
+    label = compare_ui.results_label(results)
+    verdict = compare_ui.verdict_lines(results, metric)
     with st.container(border=True):
         st.markdown("**Verdict** (computed from the table below, not written by hand)")
         C.say(verdict.get(protocol, ""))
@@ -74,20 +74,20 @@ if have_table:
             if key in verdict:
                 st.caption(verdict[key])
     urls = {k: getattr(p, "url_path", None) for k, p in C.PAGES.items() if k != "compare"}
-    df = U.table_frame(results, protocol, metric, urls)
+    df = compare_ui.table_frame(results, protocol, metric, urls)
     c1, c2 = st.columns(2)
     with c1:
-        C.chart(U.bars_figure(df, metric, label), key="cmp_bars", filename="compare_bars")
+        C.chart(compare_ui.bars_figure(df, metric, label), key="cmp_bars", filename="compare_bars")
     with c2:
-        C.chart(U.cost_figure(df, metric, label), key="cmp_cost", filename="compare_cost")
+        C.chart(compare_ui.cost_figure(df, metric, label), key="cmp_cost", filename="compare_cost")
     show = df.drop(columns=["key"] + ([] if df["page"].notna().any() else ["page"]))
     cfg = {c: st.column_config.NumberColumn(format="%.4f") for c in show.columns
-           if c in {U.metric_label(m) for m in U.ALL_METRICS} or c.startswith("±")}
+           if c in {compare_ui.metric_label(m) for m in compare_ui.ALL_METRICS} or c.startswith("±")}
     cfg.update({"train s": st.column_config.NumberColumn(format="%.2f"),
                 "infer ms/user": st.column_config.NumberColumn(format="%.3f"),
                 "page": st.column_config.LinkColumn("page", display_text="open")})
     st.dataframe(show, hide_index=True, width="stretch", column_config=cfg, key="cmp_table")
-    st.caption(f"{label}. Click a column header to sort. " + U.stats_caption(results, protocol)
+    st.caption(f"{label}. Click a column header to sort. " + compare_ui.stats_caption(results, protocol)
                + " Train seconds include the validation passes used for selection; inference is one full test "
                  "pass (scoring, masking, ranking) divided by the number of users.")
     links = {}
@@ -100,11 +100,11 @@ if have_table:
         for col, (page, names) in zip(cols, links.items()):
             with col:
                 C.page_link(page, f"{', '.join(names)}: {page} page")
-    na = U.not_applicable_frame(results)
+    na = compare_ui.not_applicable_frame(results)
     if len(na):
         st.markdown("**Not applicable to this data** (listed, never dropped silently)")
         st.dataframe(na, hide_index=True, width="stretch", key="cmp_na")
-    nr = U.not_run_frame(results)
+    nr = compare_ui.not_run_frame(results)
     if len(nr):
         st.markdown("**Not run** (applicable, but the time budget ran out before their turn, or the run failed)")
         st.dataframe(nr, hide_index=True, width="stretch", key="cmp_not_run")
@@ -161,7 +161,7 @@ def same_user_section() -> None:
     sample_rows = {}
     sample_path = X.available_results().get(X.RESULTS[0][0])
     if sample_path:
-        sample_rows = {r["method"]: r for r in X.results(sample_path)["rows"] if U.core.ran(r)}
+        sample_rows = {r["method"]: r for r in X.results(sample_path)["rows"] if compare_ui.core.ran(r)}
     if trajs:
         st.dataframe(S.diffuses_frame(specs, trajs, sample_rows), hide_index=True, width="stretch", key="cmp_what",
                      column_config={"noise std at T": st.column_config.NumberColumn(format="%.3g"),
@@ -188,16 +188,17 @@ st.markdown("Reported by the papers (or, where marked, by this project's run of 
             "They are not comparable with our sample-world table, nor with each other: different data, splits, "
             "candidate sets, masking and selection rules.")
 ml1m = X.available_results().get(X.RESULTS[1][0])
-if ml1m and metric in U.METRICS:
+if ml1m and metric in compare_ui.METRICS:
     mres = X.results(ml1m)
-    ours = {r["title"]: (U.core.mean(r, metric), None if math.isnan(U.core.std(r, metric)) else U.core.std(r, metric))
-            for r in U.core.groups(mres).get("shipped", [])}
+    core = compare_ui.core
+    ours = {r["title"]: (core.mean(r, metric), None if math.isnan(core.std(r, metric)) else core.std(r, metric))
+            for r in core.groups(mres).get("shipped", [])}
     ours = dict(sorted(ours.items(), key=lambda kv: -kv[1][0] if kv[1][0] == kv[1][0] else 0))
     if ours:
-        C.chart(P.beside_figure(ours, "ML-1M clean", U.metric_label(metric), "ours, same split"), key="cmp_papers",
-                filename="papers_ml1m")
+        C.chart(P.beside_figure(ours, "ML-1M clean", compare_ui.metric_label(metric), "ours, same split"),
+                key="cmp_papers", filename="papers_ml1m")
         st.caption("ML-1M clean is the one data set where our run and the papers share the split (DiffRec's released "
-                   f"files). Ours: {U.results_label(mres)}, averaged over "
+                   f"files). Ours: {compare_ui.results_label(mres)}, averaged over "
                    f"{'all users' if mres.get('denominator') == 'all' else 'users with a test item'}.")
 which = st.selectbox("paper", ("all",) + P.PAPERS, key="cmp_paper")
 st.dataframe(P.papers_frame(None if which == "all" else which).drop(columns=["role", "source"]), hide_index=True,
@@ -218,19 +219,19 @@ if sbs_problem:
     st.warning(f"The side-by-side results cannot be shown: {sbs_problem}", icon="📄")
 else:
     if sbs["rows"]:
-        st.dataframe(U.reproduction_frame(sbs, metric, titles), hide_index=True, width="stretch", key="cmp_sbs",
-                     column_config={"gap": st.column_config.NumberColumn(format="%+.4f"),
+        st.dataframe(compare_ui.reproduction_frame(sbs, metric, titles), hide_index=True, width="stretch",
+                     key="cmp_sbs", column_config={"gap": st.column_config.NumberColumn(format="%+.4f"),
                                     "2 SE": st.column_config.NumberColumn(format="%.4f")})
     for r in sbs["rows"]:
-        C.say(U.reproduction_sentence(r, metric, titles.get(r["method"])))
-        C.say(U.reproduction_provenance(r), lead="Run:")
+        C.say(compare_ui.reproduction_sentence(r, metric, titles.get(r["method"])))
+        C.say(compare_ui.reproduction_provenance(r), lead="Run:")
         with st.expander(f"{titles.get(r['method'], r['method'])}: every run"):
-            st.dataframe(U.reproduction_seeds_frame(r), hide_index=True, width="stretch",
+            st.dataframe(compare_ui.reproduction_seeds_frame(r), hide_index=True, width="stretch",
                          column_config={c: st.column_config.NumberColumn(format="%.4f")
-                                        for c in map(U.metric_label, U.METRICS)})
+                                        for c in map(compare_ui.metric_label, compare_ui.METRICS)})
     if sbs["not_run"]:
         st.markdown("**Not reproduced yet** (the authors' code exists; why it has not been run side by side)")
-        st.dataframe(U.reproduction_not_run_frame(sbs, titles), hide_index=True, width="stretch",
+        st.dataframe(compare_ui.reproduction_not_run_frame(sbs, titles), hide_index=True, width="stretch",
                      key="cmp_sbs_not_run", column_config={"why not run": st.column_config.TextColumn(width="large")})
 
 # ------------------------------------------------------------------------------------------------ live comparison
@@ -287,4 +288,4 @@ if st.button("Run the comparison", key="cmp_live_run", icon=":material/play_arro
 if st.session_state.get("cmp_live"):
     live = st.session_state["cmp_live"]
     st.success("Live results are in the table above (results: " + LIVE + "). " + " ".join(
-        v for k, v in U.verdict_lines(live).items() if k not in ("not applicable",)))
+        v for k, v in compare_ui.verdict_lines(live).items() if k not in ("not applicable",)))
