@@ -2,10 +2,12 @@
 checkpoint zips (safetensors + JSON) that can be downloaded and uploaded again.
 
 Why chunks: a Streamlit page must never block the server in a training loop (design.md, "Training in the UI runs in
-small chunks with a progress bar, and can be stopped"). :class:`LabRun` is the protocol of
-:func:`diffrec_core.train.fit` - evaluate on validation every ``eval_every`` epochs, keep the best validation
-``select`` metric (Recall@20 for the DiffRec family, NDCG@10 for sequence methods), stop after ``patience`` epochs
-without a gain, score the test split once with the selected weights - cut into one call per epoch. The page calls
+small chunks with a progress bar, and can be stopped"). :class:`LabRun` advances the
+:class:`diffrec_core.train.Trainer` that :func:`diffrec_core.train.fit` loops over - evaluate on validation every
+``eval_every`` epochs, keep the best validation ``select`` metric (Recall@20 for the DiffRec family, NDCG@10 for
+sequence methods), stop after ``patience`` epochs without a gain, score the test split once with the selected
+weights - one epoch per call, and adds what the Lab needs around it (the lock, the private random state, time
+budgets per chunk, stop requests, the summary a checkpoint records). The page calls
 :meth:`LabRun.advance` once per rerun (a fragment that reruns itself), draws the curves, and a stop button ends the
 run between two epochs.
 
@@ -21,7 +23,6 @@ for an evicted id gets None and says so. It lives as long as the server process.
 """
 from __future__ import annotations
 
-import copy
 import hashlib
 import io
 import json
@@ -36,11 +37,11 @@ from typing import Any, Callable, Dict, List, Optional
 import numpy as np
 import torch
 
-from . import checkpoint, limits, registry
+from . import checkpoint, limits, registry, untrusted
 from .data import load_dataset, make_split
 from .data.dataset import InteractionLog, Split
 from .pipeline import build_model, make_config, split_how
-from .train import Protocol, ProtocolError, Selection, evaluate
+from .train import ProtocolError, Trainer, evaluate, resolve_select
 from .errors import DiffRecError
 
 MAX_CHECKPOINT_BYTES = 100 * 1024 ** 2   # DiffRec on ML-1M is 14 MB; the app's uploads are capped below this
@@ -155,15 +156,11 @@ def why_not(method: str, data: LabData) -> Optional[str]:
 
 # ------------------------------------------------------------------------------------------------ training
 def _resolve_select(select: str, val: Dict[str, float]) -> str:
-    """The selection metric as the evaluator named it: with fewer items than K, ``recall@20`` is reported as
-    ``recall@<n_items>`` (top-K lists cannot be longer than the catalogue)."""
-    if select in val:
-        return select
-    name = select.split("@")[0]
-    same = sorted((int(k.split("@")[1]), k) for k in val if k.split("@")[0] == name and "@" in k)
-    if not same:
-        raise LabError(f"the evaluation reports no {select} (it reports {', '.join(sorted(val))})")
-    return same[-1][1]
+    """:func:`train.resolve_select`, failing with a :class:`LabError`."""
+    try:
+        return resolve_select(select, val)
+    except ProtocolError as e:
+        raise LabError(str(e)) from e
 
 
 class LabRun:
@@ -191,29 +188,29 @@ class LabRun:
             except (KeyError, ValueError) as e:          # ConfigError is a ValueError
                 raise LabError(str(e.args[0]) if e.args else str(e)) from e
             try:
-                self.protocol = Protocol.of(self.model.config, epochs, eval_every, patience, select)
+                self.trainer = Trainer(self.model, self.split, seed=self.seed, epochs=epochs, eval_every=eval_every,
+                                       patience=patience, select=select)
             except ProtocolError as e:
                 raise LabError(str(e)) from e
-            self.select, self.epochs = self.protocol.select, self.protocol.epochs
-            self.eval_every, self.patience = self.protocol.eval_every, self.protocol.patience
-            torch.manual_seed(self.seed)                  # what fit() does before training
-            self._gen = torch.Generator().manual_seed(self.seed)
-            self._rng = np.random.default_rng(self.seed)
-            t0 = time.perf_counter()
-            self.model.prepare(self.split)
-            self.prepare_seconds = time.perf_counter() - t0
+            self.protocol = self.trainer.protocol
+            self.epochs, self.eval_every, self.patience = (self.protocol.epochs, self.protocol.eval_every,
+                                                           self.protocol.patience)
+            self.trainer.start()                          # seeds torch as fit() does, then prepare()
+            self.prepare_seconds = self.trainer.prepare_seconds
             self._torch_state = torch.get_rng_state()
-        self.epoch = 0
-        self.history: List[dict] = []
-        self.best_epoch, self.best_value = 0, -np.inf
-        self._chosen = Selection(self.protocol)
-        self.valid: Dict[str, float] = {}
-        self.test: Dict[str, float] = {}
-        self._best_state = None
         self.status = "running"                          # running | done
-        self.stopped = ""
-        self._stop = False
-        self.train_seconds = 0.0
+        self._pull()
+
+    def _pull(self) -> None:
+        """Copy the trainer's state to the attributes pages read (a loaded checkpoint sets them directly)."""
+        t, res = self.trainer, self.trainer.result
+        self.epoch, self.history, self.select = t.epoch, res.history, t.select
+        self.best_epoch, self.best_value = res.best_epoch, t.selection.best_value
+        self.valid, self.test, self.stopped = res.valid, res.test, res.stopped
+        self.train_seconds = res.train_seconds
+        if t.done and self.status != "done":
+            self.model.eval()
+            self.status = "done"
 
     # -- state ----------------------------------------------------------------------------------------------
     @property
@@ -228,7 +225,9 @@ class LabRun:
 
     def request_stop(self) -> None:
         """Ask the run to stop; it does at the next chunk boundary (between two epochs)."""
-        self._stop = True
+        trainer = getattr(self, "trainer", None)          # None: a finished run loaded from a checkpoint
+        if trainer is not None:
+            trainer.request_stop()
 
     # -- chunks ---------------------------------------------------------------------------------------------
     def step(self) -> Optional[dict]:
@@ -238,9 +237,12 @@ class LabRun:
         with _LOCK, torch.random.fork_rng(devices=[]):
             torch.set_rng_state(self._torch_state)
             try:
-                rec = self._step_locked()
+                rec = self.trainer.step()
+            except ProtocolError as e:
+                raise LabError(str(e)) from e
             finally:
                 self._torch_state = torch.get_rng_state()
+                self._pull()
         return rec
 
     def advance(self, budget_s: float = 0.4) -> List[dict]:
@@ -253,60 +255,6 @@ class LabRun:
             if time.perf_counter() - t0 >= budget_s:
                 break
         return out
-
-    def _validate(self) -> Dict[str, float]:
-        return evaluate(self.model, self.split, ("valid",))["valid"]
-
-    def _evaluate_round(self) -> Dict[str, Dict[str, float]]:
-        """One evaluation round: validation, and test as well under the test-selection reproduction switch."""
-        which = ("valid", "test") if self.protocol.on_test else ("valid",)
-        return evaluate(self.model, self.split, which)
-
-    def _step_locked(self) -> Optional[dict]:
-        if not self.model.trainable or self.epochs <= 0:      # closed form (pop, EASE, ItemKNN): prepare() was it
-            self.valid = self._validate()
-            self._finish("closed form" if not self.model.trainable else "no epochs")
-            return None
-        if self._stop:
-            self._finish(f"stopped by user after epoch {self.epoch}")
-            return None
-        self.epoch += 1
-        t0 = time.perf_counter()
-        stats = self.model.fit_epoch(self.split, self._gen, self._rng)
-        dt = time.perf_counter() - t0
-        self.train_seconds += dt
-        rec = {"epoch": self.epoch, **{k: float(v) for k, v in stats.items()}, "seconds": dt}
-        if self.protocol.due(self.epoch):
-            t0 = time.perf_counter()
-            ev = self._evaluate_round()
-            val = ev["valid"]
-            rec.update({f"valid_{k}": v for k, v in val.items()}, eval_seconds=time.perf_counter() - t0)
-            if self.protocol.on_test:
-                rec.update({f"test_{k}": v for k, v in ev["test"].items()})
-            self.select = _resolve_select(self.select, val)
-            if self._chosen.offer(self.epoch, ev["test"] if self.protocol.on_test else val, self.select):
-                self.best_value, self.best_epoch, self.valid = self._chosen.best_value, self.epoch, val
-                self._best_state = copy.deepcopy(self.model.state_dict())
-        self.history.append(rec)
-        if self.protocol.stop(self.epoch, self.best_epoch):     # fit() checks this first too
-            self._finish(f"early stop: no validation gain for {self.patience} epochs")
-        elif self.epoch >= self.epochs:
-            self._finish("epoch limit")
-        return rec
-
-    def _finish(self, why: str) -> None:
-        """Restore the validation-selected weights and score the test split once."""
-        self.stopped = why
-        if self._best_state is not None:
-            self.model.load_state_dict(self._best_state)
-            self._best_state = None
-        elif self.model.trainable and self.epoch > 0:       # no kept epoch (none validated, or select_on 'last')
-            last = self.history[-1] if self.history else {}
-            self.valid = {k[6:]: v for k, v in last.items() if k.startswith("valid_")} or self._validate()
-            self.best_epoch = self.epoch
-        self.test = evaluate(self.model, self.split, ("test",))["test"]
-        self.model.eval()
-        self.status = "done"
 
     # -- results --------------------------------------------------------------------------------------------
     @property
@@ -344,7 +292,7 @@ class LabRun:
                         if isinstance(k, str) and isinstance(v, (int, float)) and np.isfinite(v)}
                        for h in hist[:10000] if isinstance(h, dict)]          # numbers only: it is untrusted input
         run.history = [h for h in run.history if "epoch" in h]
-        run.best_value, run._best_state, run._stop = -np.inf, None, False
+        run.best_value, run.trainer = -np.inf, None
         run.valid = evaluate(model, split, ("valid",))["valid"]          # re-scored here, not trusted from the file
         run.test = evaluate(model, split, ("test",))["test"]
         run.select = _resolve_select(run.select, run.valid)
@@ -385,35 +333,26 @@ def read_checkpoint_zip(raw: bytes, data: LabData, max_bytes: int = MAX_CHECKPOI
     holding ``data.pkl``: never unpickled); not a zip; a zip bomb; missing files; and everything
     :func:`checkpoint.from_bytes` checks (format, version, method, config keys, data shape, checksum, tensor
     names and shapes)."""
-    if len(raw) > max_bytes:
-        raise LabError(f"the checkpoint is {len(raw) / 2**20:.1f} MB; the limit is {max_bytes / 2**20:.0f} MB")
-    if len(raw) >= 2 and raw[0] == 0x80 and raw[1] in (2, 3, 4, 5):
-        raise LabError("this file is a Python pickle. The app never unpickles uploads (a pickle can run code): "
-                       "upload the zip of model.safetensors + config.json that the Train tab downloads")
-    if not zipfile.is_zipfile(io.BytesIO(raw)):
-        raise LabError("this is not a zip file: upload the checkpoint zip (model.safetensors + config.json) that "
-                       "the Train tab downloads")
+    untrusted.check_size(len(raw), max_bytes, LabError, "the checkpoint")
+    untrusted.check_not_pickle(raw, LabError, "this file is a Python pickle. The app never unpickles uploads (a "
+                               "pickle can run code): upload the zip of model.safetensors + config.json that the "
+                               "Train tab downloads")
+    infos = untrusted.zip_entries(
+        raw, LabError, max_unpacked=max_bytes, unpacked_what="the checkpoint", max_entries=16,
+        not_zip="this is not a zip file: upload the checkpoint zip (model.safetensors + config.json) that the Train "
+                "tab downloads",
+        entries_note="a checkpoint zip holds 3 (model.safetensors, config.json, README.txt)",
+        pickles="this zip holds a pickle (a PyTorch torch.save checkpoint or a .pkl file). The app never unpickles "
+                "uploads (a pickle can run code): save the weights with safetensors")
+    by_base = untrusted.member_names(infos)
+    missing = [n for n in ("model.safetensors", "config.json") if n not in by_base]
+    if missing:
+        names = [i.filename for i in infos]
+        raise LabError(f"the zip lacks {' and '.join(missing)} (it holds {', '.join(names[:6]) or 'nothing'})")
     try:
         with zipfile.ZipFile(io.BytesIO(raw)) as z:
-            infos = z.infolist()
-            if len(infos) > 16:
-                raise LabError(f"the zip holds {len(infos):,} entries; a checkpoint zip holds 3 (model.safetensors, "
-                               f"config.json, README.txt)")
-            names = [i.filename for i in infos]
-            if any(n.endswith((".pkl", ".pickle")) or n.endswith("/data.pkl") or n.endswith(".pt")
-                   or n.endswith(".pth") for n in names):
-                raise LabError("this zip holds a pickle (a PyTorch torch.save checkpoint or a .pkl file). The app "
-                               "never unpickles uploads (a pickle can run code): save the weights with safetensors")
-            total = sum(i.file_size for i in infos)
-            if total > max_bytes:
-                raise LabError(f"the checkpoint unpacks to {total / 2**20:.0f} MB; the limit is "
-                               f"{max_bytes / 2**20:.0f} MB")
-            by_base = {n.rsplit("/", 1)[-1]: n for n in names if not n.endswith("/")}
-            missing = [n for n in ("model.safetensors", "config.json") if n not in by_base]
-            if missing:
-                raise LabError(f"the zip lacks {' and '.join(missing)} (it holds {', '.join(names[:6]) or 'nothing'})")
             weights, cfg = z.read(by_base["model.safetensors"]), z.read(by_base["config.json"])
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, RuntimeError, NotImplementedError) as e:
+    except untrusted.ZIP_ERRORS as e:
         raise LabError(f"the zip file is damaged: {e}") from e
     try:
         meta = json.loads(cfg.decode("utf-8"))

@@ -68,24 +68,33 @@ class Protocol:
     final_eval: bool = True
     any_of: tuple = ("hr", "ndcg")      # the metric families the 'any' rule watches (DiffuRec's six: HR, NDCG @ ks)
 
+    def __post_init__(self):
+        for name, value, allowed in (("select_on", self.select_on, SELECT_ON),
+                                     ("select_rule", self.select_rule, SELECT_RULES),
+                                     ("stop_check", self.stop_check, STOP_CHECKS)):
+            if value not in allowed:
+                raise ProtocolError(f"{name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
+        # refused rather than clamped: validating every 0 epochs or stopping after 0 epochs has no meaning, and a
+        # silently changed value would train a different protocol than the one asked for
+        for name, value, least in (("eval_every", self.eval_every, 1), ("patience", self.patience, 1),
+                                   ("eval_offset", self.eval_offset, 0)):
+            if int(value) < least:
+                raise ProtocolError(f"{name} must be at least {least}, got {value}")
+
     @classmethod
     def of(cls, cfg, epochs: Optional[int] = None, eval_every: Optional[int] = None,
            patience: Optional[int] = None, select: Optional[str] = None) -> "Protocol":
-        p = cls(epochs=int(epochs if epochs is not None else getattr(cfg, "epochs", 1)),
-                eval_every=max(1, int(eval_every or getattr(cfg, "eval_every", 5))),
-                patience=max(1, int(patience or getattr(cfg, "patience", 20))),
-                select=select or getattr(cfg, "select_metric", "recall@20"),
-                select_on=str(getattr(cfg, "select_on", "valid")),
-                select_rule=str(getattr(cfg, "select_rule", "metric")),
-                stop_check=str(getattr(cfg, "stop_check", "after_eval")),
-                eval_offset=max(0, int(getattr(cfg, "eval_offset", 0))),
-                final_eval=bool(getattr(cfg, "final_eval", True)),
-                any_of=tuple(getattr(cfg, "select_any_of", ("hr", "ndcg"))))
-        for name, value, allowed in (("select_on", p.select_on, SELECT_ON), ("select_rule", p.select_rule,
-                                      SELECT_RULES), ("stop_check", p.stop_check, STOP_CHECKS)):
-            if value not in allowed:
-                raise ProtocolError(f"{name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
-        return p
+        """The protocol a config asks for; ``epochs``, ``eval_every``, ``patience`` and ``select`` (when not None)
+        replace the config's values (the Lab's form fields, the command line's --epochs)."""
+        return cls(epochs=int(epochs if epochs is not None else getattr(cfg, "epochs", 1)),
+                   eval_every=int(eval_every if eval_every is not None else getattr(cfg, "eval_every", 5)),
+                   patience=int(patience if patience is not None else getattr(cfg, "patience", 20)),
+                   select=select or getattr(cfg, "select_metric", "recall@20"),
+                   select_on=str(getattr(cfg, "select_on", "valid")),
+                   select_rule=str(getattr(cfg, "select_rule", "metric")),
+                   stop_check=str(getattr(cfg, "stop_check", "after_eval")),
+                   eval_offset=int(getattr(cfg, "eval_offset", 0)),
+                   final_eval=bool(getattr(cfg, "final_eval", True)))
 
     @property
     def on_test(self) -> bool:
@@ -133,6 +142,18 @@ class Selection:
         if improved:
             self.best_value, self.best_epoch = metrics[select], epoch
         return improved
+
+
+def resolve_select(select: str, val: Dict[str, float]) -> str:
+    """The selection metric as the evaluator named it: with fewer items than K, ``recall@20`` is reported as
+    ``recall@<n_items>`` (top-K lists cannot be longer than the catalogue)."""
+    if select in val:
+        return select
+    name = select.split("@")[0]
+    same = sorted((int(k.split("@")[1]), k) for k in val if k.split("@")[0] == name and "@" in k)
+    if not same:
+        raise ProtocolError(f"the evaluation reports no {select} (it reports {', '.join(sorted(val))})")
+    return same[-1][1]
 
 
 @dataclass
@@ -239,12 +260,175 @@ def reduce_metrics(per_user: Dict[str, torch.Tensor], n_gt: torch.Tensor, denomi
     return out
 
 
+class Trainer:
+    """The training protocol of docs/methods.md §2.1 as a step-wise object: :meth:`start` seeds and prepares,
+    each :meth:`step` trains one epoch (then validates when due, updates the kept epoch and decides whether to
+    stop), and the step that ends the run calls :meth:`finish`, which loads the kept weights and scores the test
+    split once.
+
+    :func:`fit` is a loop over it; the Lab's chunked run (``lab_train.LabRun``) advances the same object one
+    epoch per page rerun, so both follow one protocol. Each part a distributed or instrumented run may replace is
+    its own method: :meth:`train_epoch` (the epoch's batches), :meth:`evaluate` (one evaluation pass),
+    :meth:`keep_state` (the kept weights) and :meth:`report` (the per-epoch record sent to ``progress``).
+
+    ``progress``, ``should_stop``, ``budget_seconds``, ``eval_batch``, ``evaluate_test`` and ``precision`` mean
+    what they mean for :func:`fit`; :meth:`request_stop` is ``should_stop`` for a caller that holds the object.
+    """
+
+    def __init__(self, model: Recommender, split: Split, seed: int = 1, epochs: Optional[int] = None,
+                 eval_every: Optional[int] = None, patience: Optional[int] = None, select: Optional[str] = None,
+                 progress: Optional[Callable[[dict], None]] = None, should_stop: Optional[Callable[[], bool]] = None,
+                 eval_batch: int = 2048, evaluate_test: bool = True, budget_seconds: Optional[float] = None,
+                 precision: str = "fp32"):
+        self.precision = _precision.check(precision, model.name)   # before anything trains
+        self.protocol = Protocol.of(model.config, epochs, eval_every, patience, select)
+        self.model, self.split, self.seed = model, split, int(seed)
+        self.select = self.protocol.select        # renamed by resolve_select when the catalogue is shorter than K
+        self.progress, self.should_stop = progress, should_stop
+        self.eval_batch, self.evaluate_test, self.budget_seconds = int(eval_batch), bool(evaluate_test), budget_seconds
+        self.result = FitResult(best_epoch=0, valid={}, test={}, select_on=self.protocol.select_on)
+        self.selection = Selection(self.protocol)
+        self.epoch = 0
+        self.done = False
+        self.started = False
+        self.prepare_seconds = 0.0
+        self._best_state = None
+        self._stop_requested = False
+        self._t_start = 0.0
+        self._gen: Optional[torch.Generator] = None
+        self._rng: Optional[np.random.Generator] = None
+
+    # -- the parts a caller may replace ---------------------------------------------------------------------
+    def train_epoch(self) -> dict:
+        """One training epoch over the model's own batches; returns its statistics (at least ``loss``)."""
+        with _precision.autocast(self.precision, self.model.device):
+            return self.model.fit_epoch(self.split, self._gen, self._rng)
+
+    def evaluate(self, which) -> Dict[str, Dict[str, float]]:
+        """One evaluation pass over the splits ``which`` (module-level :func:`evaluate`, looked up at call time)."""
+        return evaluate(self.model, self.split, tuple(which), batch_size=self.eval_batch, precision=self.precision)
+
+    def keep_state(self) -> None:
+        """Remember the current weights as the kept epoch's."""
+        self._best_state = copy.deepcopy(self.model.state_dict())
+
+    def report(self, rec: dict) -> None:
+        """Hand one epoch's record to ``progress`` (printing, a progress bar)."""
+        if self.progress:
+            self.progress(rec)
+
+    # -- the protocol ---------------------------------------------------------------------------------------
+    @property
+    def trains(self) -> bool:
+        """False for a closed-form model or zero epochs: :meth:`step` then validates once and finishes."""
+        return bool(self.model.trainable) and self.protocol.epochs > 0
+
+    def request_stop(self) -> None:
+        """Stop between two epochs: before the next one, or after the one under way."""
+        self._stop_requested = True
+
+    def start(self) -> "Trainer":
+        """Seed torch, the step sampler and the shuffling from ``seed``; run the model's ``prepare``."""
+        if self.started:
+            return self
+        torch.manual_seed(self.seed)
+        self._gen = torch.Generator().manual_seed(self.seed)
+        self._rng = np.random.default_rng(self.seed)
+        t0 = time.perf_counter()
+        self.model.prepare(self.split)
+        self._t_start = time.perf_counter()
+        self.prepare_seconds = self._t_start - t0
+        self.started = True
+        return self
+
+    def _evaluation_round(self, rec: dict) -> None:
+        """Validate (and score test under the test-selection switch); offer the epoch to the selection."""
+        p, res = self.protocol, self.result
+        t0 = time.perf_counter()
+        ev = self.evaluate(("valid", "test") if p.on_test else ("valid",))
+        et = time.perf_counter() - t0
+        val = ev["valid"]
+        res.eval_pass_seconds.append(et)
+        res.eval_seconds += et
+        rec.update({f"valid_{k}": v for k, v in val.items()}, eval_seconds=et)
+        if p.on_test:
+            rec.update({f"test_{k}": v for k, v in ev["test"].items()})
+        self.select = resolve_select(self.select, val)
+        if self.selection.offer(self.epoch, ev["test"] if p.on_test else val, self.select):
+            res.best_epoch, res.valid = self.selection.best_epoch, val
+            self.keep_state()
+
+    def step(self) -> Optional[dict]:
+        """Train one epoch, validate when due, and finish when the protocol, the budget or a stop says so.
+        Returns the epoch's record (None when no epoch was trained: closed form, stopped, or already done)."""
+        if self.done:
+            return None
+        self.start()
+        res = self.result
+        if not self.trains:
+            t0 = time.perf_counter()
+            res.valid = self.evaluate(("valid",))["valid"]
+            res.eval_seconds += time.perf_counter() - t0
+            self.finish("closed form" if not self.model.trainable else "no epochs")
+            return None
+        if self._stop_requested:
+            self.finish(f"stopped by user after epoch {self.epoch}")
+            return None
+        self.epoch += 1
+        t0 = time.perf_counter()
+        stats = self.train_epoch()
+        dt = time.perf_counter() - t0
+        res.epoch_seconds.append(dt)
+        res.train_seconds += dt
+        rec = {"epoch": self.epoch, **{k: float(v) for k, v in stats.items()}, "seconds": dt}
+        over = self.budget_seconds is not None and time.perf_counter() - self._t_start > self.budget_seconds
+        if self.protocol.due(self.epoch) or over:   # the epoch that crosses the budget is validated first
+            self._evaluation_round(rec)
+        res.history.append(rec)
+        self.report(rec)
+        if self._stop_requested or (self.should_stop is not None and self.should_stop()):
+            self.finish(f"stopped by user after epoch {self.epoch}")
+        elif over:
+            self.finish(f"time budget of {self.budget_seconds:g} s reached after epoch {self.epoch}")
+        elif self.protocol.stop(self.epoch, self.selection.best_epoch):
+            self.finish(f"early stop: no validation gain for {self.protocol.patience} epochs")
+        elif self.epoch >= self.protocol.epochs:
+            self.finish("epoch limit")
+        return rec
+
+    def finish(self, why: str) -> FitResult:
+        """Load the kept weights and score the test split once (unless ``evaluate_test`` is off). Without a kept
+        epoch (none validated before a stop, no gain under the 'any' rule, or select_on 'last') the last weights
+        stand, validated once unless their epoch already was, and their epoch is reported as the kept one."""
+        res = self.result
+        res.stopped = why
+        if self._best_state is not None:
+            self.model.load_state_dict(self._best_state)
+            self._best_state = None
+        elif self.trains and self.epoch > 0:
+            last = res.history[-1] if res.history else {}
+            res.best_epoch = self.epoch
+            res.valid = {k[6:]: v for k, v in last.items() if k.startswith("valid_")}
+            if not res.valid:
+                t0 = time.perf_counter()
+                res.valid = self.evaluate(("valid",))["valid"]
+                res.eval_seconds += time.perf_counter() - t0
+        if self.evaluate_test:
+            t0 = time.perf_counter()
+            res.test = self.evaluate(("test",))["test"]
+            res.eval_seconds += time.perf_counter() - t0
+        self.done = True
+        return res
+
+
 def fit(model: Recommender, split: Split, epochs: Optional[int] = None, seed: int = 1, select: Optional[str] = None,
         eval_every: Optional[int] = None, patience: Optional[int] = None,
         progress: Optional[Callable[[dict], None]] = None, should_stop: Optional[Callable[[], bool]] = None,
         eval_batch: int = 2048, evaluate_test: bool = True, budget_seconds: Optional[float] = None,
         precision: str = "fp32") -> FitResult:
-    """Train ``model`` on ``split.train``; select the epoch on validation ``select``; score test once.
+    """Train ``model`` on ``split.train``; select the epoch on validation ``select``; score test once: a
+    :class:`Trainer` stepped until it is done.
+
     ``select`` defaults to the config's ``select_metric`` (sequence methods: ndcg@10, docs/methods.md §3.4), else
     recall@20 (the DiffRec family). The config's protocol switches (:class:`Protocol`) decide when to validate,
     which epoch to keep and when to stop.
@@ -252,79 +436,16 @@ def fit(model: Recommender, split: Split, epochs: Optional[int] = None, seed: in
     ``progress`` receives a dict after every epoch (epoch, loss, and valid metrics when evaluated);
     ``should_stop`` lets a UI stop training between epochs. Seeds torch, the step sampler and the shuffling.
     ``budget_seconds`` (the comparison harness's per-method time budget) stops training between epochs once the
-    wall time since the start of ``fit`` exceeds it; the epoch that crosses the budget is evaluated on validation
-    first, so the selection still sees the last weights, and the test pass is not counted against the budget.
-    Under the test-selection reproduction switch every evaluation scores both splits, the kept epoch is the best
-    on test, and ``FitResult.select_on`` says so. ``precision`` 'bf16' runs every training epoch and every
-    evaluation under autocast to bfloat16 (:mod:`diffrec_core.precision` says what stays in float32/float64);
-    a method that does not support it raises ConfigError before anything trains.
+    wall time since the end of ``prepare`` exceeds it; the epoch that crosses the budget is evaluated on
+    validation first, so the selection still sees the last weights, and the test pass is not counted against the
+    budget. Under the test-selection reproduction switch every evaluation scores both splits, the kept epoch is
+    the best on test, and ``FitResult.select_on`` says so. ``precision`` 'bf16' runs every training epoch and
+    every evaluation under autocast to bfloat16 (:mod:`diffrec_core.precision` says what stays in
+    float32/float64); a method that does not support it raises ConfigError before anything trains.
     """
-    precision = _precision.check(precision, model.name)
-    amp = _precision.autocast(precision, model.device)
-    cfg = model.config
-    proto = Protocol.of(cfg, epochs, eval_every, patience, select)
-    select, epochs = proto.select, proto.epochs
-    torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    model.prepare(split)
-    res = FitResult(best_epoch=0, valid={}, test={}, select_on=proto.select_on)
-    chosen = Selection(proto)
-    best_state = None
-    t_start = time.perf_counter()
-    if not model.trainable or epochs <= 0:
-        t0 = time.perf_counter()
-        res.valid = evaluate(model, split, ("valid",), batch_size=eval_batch, precision=precision)["valid"]
-        res.eval_seconds = time.perf_counter() - t0
-        res.stopped = "closed form" if not model.trainable else "no epochs"
-    else:
-        epoch = 0
-        for epoch in range(1, epochs + 1):
-            t0 = time.perf_counter()
-            with amp:
-                stats = model.fit_epoch(split, gen, rng)
-            dt = time.perf_counter() - t0
-            res.epoch_seconds.append(dt)
-            res.train_seconds += dt
-            rec = {"epoch": epoch, **stats, "seconds": dt}
-            over = budget_seconds is not None and time.perf_counter() - t_start > budget_seconds
-            if proto.due(epoch) or over:
-                t0 = time.perf_counter()
-                ev = evaluate(model, split, ("valid", "test") if proto.on_test else ("valid",), batch_size=eval_batch,
-                              precision=precision)
-                val = ev["valid"]
-                et = time.perf_counter() - t0
-                res.eval_pass_seconds.append(et)
-                res.eval_seconds += et
-                rec.update({f"valid_{k}": v for k, v in val.items()}, eval_seconds=et)
-                if proto.on_test:
-                    rec.update({f"test_{k}": v for k, v in ev["test"].items()})
-                if chosen.offer(epoch, ev["test"] if proto.on_test else val):
-                    res.best_epoch, res.valid = chosen.best_epoch, val
-                    best_state = copy.deepcopy(model.state_dict())
-            res.history.append(rec)
-            if progress:
-                progress(rec)
-            if should_stop and should_stop():
-                res.stopped = f"stopped by user after epoch {epoch}"
-                break
-            if over:
-                res.stopped = f"time budget of {budget_seconds:g} s reached after epoch {epoch}"
-                break
-            if proto.stop(epoch, chosen.best_epoch):
-                res.stopped = f"early stop: no validation gain for {proto.patience} epochs"
-                break
-        else:
-            res.stopped = "epoch limit"
-        if best_state is not None:
-            model.load_state_dict(best_state)
-        elif proto.select_on == "last":          # no selection: the last epoch's weights, validated once
-            res.best_epoch = epoch
-            last = res.history[-1] if res.history else {}
-            res.valid = ({k[6:]: v for k, v in last.items() if k.startswith("valid_")}
-                         or evaluate(model, split, ("valid",), batch_size=eval_batch, precision=precision)["valid"])
-    if evaluate_test:
-        t0 = time.perf_counter()
-        res.test = evaluate(model, split, ("test",), batch_size=eval_batch, precision=precision)["test"]
-        res.eval_seconds += time.perf_counter() - t0
-    return res
+    trainer = Trainer(model, split, seed=seed, epochs=epochs, eval_every=eval_every, patience=patience,
+                      select=select, progress=progress, should_stop=should_stop, eval_batch=eval_batch,
+                      evaluate_test=evaluate_test, budget_seconds=budget_seconds, precision=precision).start()
+    while not trainer.done:
+        trainer.step()
+    return trainer.result

@@ -176,7 +176,7 @@ def test_lab_run_follows_the_same_protocol_as_fit(monkeypatch, split, over):
     res, _ = _run(monkeypatch, split, _script(curve), lambda e: {k: float(curve[-e]) for k in METRICS}, **kw)
     m = _model(split, **dict(kw))
     s = Scripted(m, _script(curve), lambda e: {k: float(curve[-e]) for k in METRICS})
-    monkeypatch.setattr(lab_train, "evaluate", s)
+    monkeypatch.setattr(train, "evaluate", s)                            # the Trainer's evaluation pass
     monkeypatch.setattr(lab_train, "build_model", lambda *a, **k: m)     # the Lab run trains this model
     run = lab_train.LabRun("diffrec", lab_train.LabData(name="toy", log=None, _splits={"auto": split}))
     while not run.done:
