@@ -146,6 +146,29 @@ def test_same_user_same_noise_follows_one_slider():
     assert len(charts(at)["cmp_grid"]["layout"]["annotations"]) == 1
 
 
+
+def test_same_user_section_shows_the_sidebar_user():
+    """The section has no user of its own: set the sidebar's user and the grid holds that user's run."""
+    from views import _compare as X
+
+    def diffrec_items(at):
+        grid = charts(at)["cmp_grid"]
+        return sorted(int(h.rsplit("(item ", 1)[1].rstrip(")")) for t in grid["data"] for h in t["customdata"]
+                      if h.startswith("DiffRec ·"))
+
+    at = page("compare")
+    at.session_state["user"] = 7
+    at.run()
+    no_exception(at)
+    assert "**User 7**" in [m.value for m in at.markdown] and "cmp_user" not in [n.key for n in at.number_input]
+    want = sorted(int(i) for i in X.trajectory("diffrec", "sample", 7, 0, 10).topk[-1, 0])
+    assert diffrec_items(at) == want
+    at.session_state["user"] = 8
+    at.run()
+    assert "**User 8**" in [m.value for m in at.markdown]
+    assert diffrec_items(at) == sorted(int(i) for i in X.trajectory("diffrec", "sample", 8, 0, 10).topk[-1, 0])
+    assert diffrec_items(at) != want, "users 7 and 8 get different DiffRec lists in the sample world"
+
 def test_papers_numbers_are_labelled():
     at = page("compare").run()
     papers = frame_with(at, "caveats")

@@ -62,10 +62,10 @@ def test_bad_embeddings_compare_and_lab_links_fall_back_with_a_notice():
     assert at.select_slider(key="em_lam").value == 1e-3
     assert any("Item 99999 is outside" in w for w in messages(at, "warning"))
     assert at.selectbox(key="em_item").value == len(at.selectbox(key="em_item").options) - 1
-    at = app_on("compare", cmp_metric="recall@99", cmp_frac="42", cmp_user="-3")
+    at = app_on("compare", cmp_metric="recall@99", cmp_frac="42")
     no_exception(at)
     note = toasts(at)
-    assert "cmp_metric=recall@99" in note and "cmp_frac=42" in note and "cmp_user=-3" in note
+    assert "cmp_metric=recall@99" in note and "cmp_frac=42" in note
     at = app_on("lab", lab_tab="Nope", lab_method="dcdr", lab_preset="beauty")
     no_exception(at)
     note = toasts(at)
@@ -74,11 +74,11 @@ def test_bad_embeddings_compare_and_lab_links_fall_back_with_a_notice():
 
 
 def test_compare_and_lab_links_reproduce_the_view():
-    at = app_on("compare", cmp_metric="ndcg@10", cmp_frac="50", cmp_user="12")
+    at = app_on("compare", cmp_metric="ndcg@10", cmp_frac="50", user="12")
     no_exception(at)
     assert not at.toast, toasts(at)
     assert at.radio(key="cmp_metric").value == "ndcg@10"
-    assert at.slider(key="cmp_frac").value == 50 and at.number_input(key="cmp_user").value == 12
+    assert at.slider(key="cmp_frac").value == 50 and "**User 12**" in [m.value for m in at.markdown]
     at.slider(key="cmp_frac").set_value(25).run()
     assert at.query_params["cmp_frac"] == "25" and at.query_params["cmp_metric"] == "ndcg@10"
     at = app_on("lab", lab_tab="Data", lab_method="ease", lab_preset="ml-1m")

@@ -111,9 +111,9 @@ if have_table:
 
 # ------------------------------------------------------------------------------------------------ same user, same noise
 st.subheader("Same user, same noise")
-st.markdown("One user, one seed, every diffusion method's reverse run side by side. T differs between methods, so "
-            "the slider is a **fraction of each run**: at 50 % DiffRec (T = 10) shows step 6 of 10 and DreamRec "
-            "(T = 100) step 51 of 100. Each column is that step's x̂0 read as item scores: its top-10.")
+st.markdown("The sidebar's user and seed, every diffusion method's reverse run side by side. T differs between "
+            "methods, so the slider is a **fraction of each run**: at 50 % DiffRec (T = 10) shows step 6 of 10 and "
+            "DreamRec (T = 100) step 51 of 100. Each column is that step's x̂0 read as item scores: its top-10.")
 
 
 @st.fragment
@@ -122,10 +122,8 @@ def same_user_section() -> None:
     split = C.get_split(dataset)
     have = [m for m in X.step_methods() if m in specs and (C.REPO / "pretrained" / m / "model.safetensors").exists()]
     c1, c2, c3 = st.columns([1, 3, 2], vertical_alignment="bottom")
-    msg = C.clamp_state("cmp_user", 0, split.n_users - 1, int(C.current("user")))
-    if msg:
-        st.warning(f"User {msg}")
-    user = int(c1.number_input("user", 0, split.n_users - 1, step=1, key="cmp_user"))
+    user = min(max(int(C.current("user")), 0), split.n_users - 1)         # the sidebar's user, as on every page
+    c1.markdown(f"**User {user}**", help="The sidebar's user: change it there and every page follows.")
     chosen = c2.multiselect("methods", have, default=have, format_func=lambda m: titles.get(m, m), key="cmp_methods")
     from_noise = c3.toggle("DiffRec family: start from noise", value=False, key="cmp_from_noise",
                            help="Faithful DiffRec starts from the user's clean history (T' = 0). On: corrupt it "

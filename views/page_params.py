@@ -158,7 +158,6 @@ COMPARE = {
     "cmp_protocol": Param(str, None, one_of(compare_core.PROTOCOLS)),   # shown only when results hold several
     "cmp_metric": Param(str, None, one_of(compare_core.METRICS)),
     "cmp_frac": Param(int, 100, Check(lambda v: _on_step(v, 5, 100), "0 … 100 in steps of 5")),
-    "cmp_user": Param(int, None, between(0, 10 ** 7)),                    # clamped to the data's users on the page
 }
 
 # ------------------------------------------------------------------------------------------------ lab
