@@ -17,6 +17,23 @@ pytestmark = pytest.mark.skipif(not (REPO / "pretrained" / "dcdr_p" / "model.saf
                                 reason="no pretrained DCDR checkpoint (python -m diffrec_core pretrain --methods dcdr)")
 
 
+def _first_session(user: int) -> int:
+    """The user's first held-out session in the reranking logs (the page opens on it)."""
+    from diffrec_core.rerank import load_rerank_data
+
+    d = load_rerank_data()
+    return next(int(s) for s in d.splits["test"] if int(d.users[s]) == user)
+
+
+def _demo_user() -> int:
+    from views import _loaders as L
+
+    return int(L.demo_user("sample"))
+
+
+DEMO_SESSION = _first_session(_demo_user())
+
+
 def run(**state):
     at = page("reranking")
     for k, v in state.items():
@@ -100,7 +117,7 @@ def cands():
     from diffrec_core.rerank import load_rerank_data
 
     d = load_rerank_data()
-    return [int(c) for c in d.cands[3500]], d.n_items
+    return [int(c) for c in d.cands[DEMO_SESSION]], d.n_items
 
 
 def test_build_your_own_list(cands):
@@ -112,7 +129,7 @@ def test_build_your_own_list(cands):
 
 def test_empty_list_by_removing_every_pick():
     at = run(rr_source="build")
-    at.multiselect(key="rr_pick_3500").set_value([]).run()
+    at.multiselect(key=f"rr_pick_{DEMO_SESSION}").set_value([]).run()
     no_exception(at)
     assert any("empty" in e for e in errors(at)) and "rr_steps_fig" not in charts(at)
 
@@ -166,6 +183,32 @@ def test_a_stale_session_is_clamped():
     assert any("outside" in w for w in warnings(at))
     assert at.number_input(key="rr_session").value == 3999
 
+
+
+def test_the_session_follows_the_sidebar_user():
+    """The page opens on the sidebar user's first held-out session and moves with the sidebar's user; a user with
+    no session in the logs is told why another user's session is shown; a session picked here stays put."""
+    from diffrec_core.rerank import load_rerank_data
+
+    d = load_rerank_data()
+    test = [int(s) for s in d.splits["test"]]
+    with_sessions = sorted({int(d.users[s]) for s in test})
+    u1, u2 = with_sessions[3], with_sessions[7]
+    without = next(u for u in range(d.n_users) if u not in set(with_sessions))
+    at = run(user=u1)
+    no_exception(at)
+    assert at.number_input(key="rr_session").value == _first_session(u1)
+    assert f"User {u1};" in texts(at) and "The sidebar's user; their held-out sessions" in texts(at)
+    at.session_state["user"] = u2
+    at.run()
+    no_exception(at)
+    assert at.number_input(key="rr_session").value == _first_session(u2) != _first_session(u1)
+    at.number_input(key="rr_session").set_value(_first_session(u1)).run()       # picked here: kept, said so
+    assert at.number_input(key="rr_session").value == _first_session(u1)
+    assert f"Not the sidebar's user {u2}" in texts(at)
+    at = run(user=without)
+    no_exception(at)
+    assert f"The sidebar's user {without} has no held-out session in the reranking logs" in texts(at)
 
 def test_a_missing_checkpoint_is_a_clear_message(monkeypatch, tmp_path):
     from diffrec_core import pipeline

@@ -40,6 +40,24 @@ RECON_NOTE = ("DCDR has no public code. This is the project's reconstruction fro
               "design choices.")
 
 
+
+def follow_caption(sidebar_user: int, user: int, sidebar_sessions: Sequence[int], same_world: bool = True,
+                   n_users_with_sessions: Optional[int] = None) -> str:
+    """Whether the shown session is the sidebar user's, and why not where it is not (every page follows the
+    sidebar's user; the reranking logs hold held-out sessions of only some users, and of the sample world only)."""
+    if not same_world:
+        return (f"The reranking logs are the sample world's; the sidebar's data set is another one, so its user "
+                f"{sidebar_user} is not followed here.")
+    if not sidebar_sessions:
+        some = f" (they hold sessions of {n_users_with_sessions} users)" if n_users_with_sessions else ""
+        return (f"The sidebar's user {sidebar_user} has no held-out session in the reranking logs{some}, so this "
+                f"is another user's session.")
+    listed = ", ".join(map(str, list(sidebar_sessions)[:4])) + (" …" if len(sidebar_sessions) > 4 else "")
+    if int(user) == int(sidebar_user):
+        return f"The sidebar's user; their held-out sessions: {listed}."
+    return (f"Not the sidebar's user {sidebar_user} (picked here); the sidebar user's held-out sessions: "
+            f"{listed}.")
+
 def short(title: str, n: int = 15) -> str:
     t = str(title)
     return t if len(t) <= n else t[: n - 1].rstrip() + "…"

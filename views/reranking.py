@@ -91,7 +91,7 @@ def _reset_step():
 
 
 # ================================================================ page
-C.url_state(page_params.RERANKING)                    # a shared link's settings (validated) before any widget
+applied = C.url_state(page_params.RERANKING)          # a shared link's settings (validated) before any widget
 st.title("Reranking · DCDR")
 st.markdown("A reranker reorders the few items an upstream ranker picked, because what a user does at position 5 "
             "depends on what sits at positions 1–4. **DCDR** (Lin et al., WWW'24) treats the ranker's list as a "
@@ -121,7 +121,17 @@ lo, hi = int(test[0]), int(test[-1])
 # ---------------------------------------------------------------- the request
 st.header("1 · The request")
 c1, c2 = st.columns([1, 2.2])
-msg = C.clamp_state("rr_session", lo, hi, lo)
+# the session follows the sidebar's user (the logs are the sample world's, its users are the sidebar's users)
+sidebar_user = int(C.current("user"))
+same_world = C.current("dataset") == "sample"
+mine = [int(s) for s in test if int(data.users[s]) == sidebar_user] if same_world else []
+followed = st.session_state.get("_rr_followed_user")
+if mine and "rr_session" not in applied and (followed is None and "rr_session" not in st.session_state
+                                             or followed is not None and followed != sidebar_user):
+    st.session_state["rr_session"] = mine[0]          # first visit, or a new sidebar user: their first session
+    _reset_step()
+st.session_state["_rr_followed_user"] = sidebar_user
+msg = C.clamp_state("rr_session", lo, hi, mine[0] if mine else lo)
 if msg:
     st.warning(f"Session {msg}")
 session = int(c1.number_input(f"held-out session ({lo}–{hi})", min_value=lo, max_value=hi, step=1,
@@ -136,11 +146,9 @@ titles, genre_names = data.titles, data.genres
 cand_set = [int(c) for c in cands]
 ranker_list = cand_set[:data.L]
 logged_list = [int(cands[i]) for i in data.logged[session]]
-mine = [int(s) for s in test if int(data.users[s]) == int(C.current("user"))]
 c1.caption(f"User {user}; {data.n} candidates; logged clicks at positions "
-           f"{', '.join(str(p + 1) for p in np.flatnonzero(data.clicks[session])) or 'none'}."
-           + (f" The sidebar's user {C.current('user')} has held-out sessions {', '.join(map(str, mine[:4]))}."
-              if mine else ""))
+           f"{', '.join(str(p + 1) for p in np.flatnonzero(data.clicks[session])) or 'none'}. "
+           + R.follow_caption(sidebar_user, user, mine, same_world, n_users_with_sessions=len(set(data.users[test]))))
 
 tokens, upload_error = None, None
 if source == "ranker":
