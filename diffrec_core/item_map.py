@@ -30,7 +30,6 @@ rank by inner product, which also rewards long vectors; the map shows direction 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import time
 from dataclasses import dataclass, field
@@ -38,6 +37,8 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
+
+from . import versioned_npz
 from .errors import DiffRecError
 from .paths import PRETRAINED
 
@@ -98,25 +99,18 @@ class ItemMap:
 
     # ------------------------------------------------------------------ persistence
     def to_npz_bytes(self) -> bytes:
-        buf = io.BytesIO()
         arrays = dict(embeddings=self.embeddings.astype(np.float32), pca=self.pca.astype(np.float32),
                       pca_mean=self.pca_mean.astype(np.float64), pca_components=self.pca_components.astype(np.float64),
                       pca_explained=self.pca_explained.astype(np.float64))
         if self.umap is not None:
             arrays["umap"] = self.umap.astype(np.float32)
         header = {"format": MAP_FORMAT, "version": MAP_VERSION, "method": self.method, "meta": self.meta}
-        np.savez_compressed(buf, __header__=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8), **arrays)
-        return buf.getvalue()
+        return versioned_npz.write(header, arrays)
 
     @classmethod
     def from_npz_bytes(cls, data: bytes) -> "ItemMap":
         """Never unpickles; a wrong format, version or shape is a clear :class:`ItemMapError`."""
-        try:
-            z = np.load(io.BytesIO(data), allow_pickle=False)
-            header = json.loads(bytes(z["__header__"]).decode())
-            arrays = {k: z[k] for k in z.files if k != "__header__"}
-        except Exception as e:  # noqa: BLE001 - any parse failure is the same problem for the reader
-            raise ItemMapError(f"not an item-map file: {e}") from e
+        header, arrays = versioned_npz.read(data, ItemMapError, "not an item-map file")
         if header.get("format") != MAP_FORMAT or header.get("version") != MAP_VERSION:
             raise ItemMapError(f"not an item map this version reads (format {header.get('format')!r}, "
                                f"version {header.get('version')!r}; expected {MAP_FORMAT!r} v{MAP_VERSION})")

@@ -5,15 +5,15 @@ Streamlit's session-free caches, and saves to a versioned NPZ that can be loaded
 """
 from __future__ import annotations
 
-import io
-import json
-import zipfile
 from dataclasses import dataclass, field
 from typing import Optional
 
 import numpy as np
+
+from . import versioned_npz
 from .errors import DiffRecError
 
+SCHEMA = "diffrec-trajectory"
 SCHEMA_VERSION = 1
 
 
@@ -72,54 +72,24 @@ class Trajectory:
                "final_scores", "final_topk", "raw_scores")
 
     def to_npz_bytes(self) -> bytes:
-        buf = io.BytesIO()
+        """The versioned NPZ (schema in ``trajectory_io.py``); the same run gives the same bytes."""
         arrays = {k: getattr(self, k) for k in self._ARRAYS if getattr(self, k) is not None}
-        header = {"schema": "diffrec-trajectory", "version": SCHEMA_VERSION, "method": self.method,
-                  "meta": self.meta}
-        arrays = {"__header__": np.frombuffer(json.dumps(header, default=str).encode(), dtype=np.uint8), **arrays}
-        # np.savez_compressed stamps every member with the current time, so two saves of the same run differ;
-        # a fixed stamp makes the file a pure function of the trajectory (same settings + seed -> same bytes).
-        with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-            for name, arr in arrays.items():
-                info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-                info.compress_type = zipfile.ZIP_DEFLATED
-                with zf.open(info, "w", force_zip64=True) as f:
-                    np.lib.format.write_array(f, np.asanyarray(arr), allow_pickle=False)
-        return buf.getvalue()
+        header = {"schema": SCHEMA, "version": SCHEMA_VERSION, "method": self.method, "meta": self.meta}
+        return versioned_npz.write(header, arrays)
 
     @classmethod
     def from_npz_bytes(cls, data: bytes) -> "Trajectory":
-        """Load a trajectory file. Never unpickles (allow_pickle=False); wrong schema or version is a clear error."""
-        try:
-            z = np.load(io.BytesIO(data), allow_pickle=False)
-            header = json.loads(bytes(z["__header__"]).decode())
-        except Exception as e:  # noqa: BLE001 - any parse failure is the same user-facing problem
-            raise TrajectoryFormatError(f"not a trajectory file (expected an NPZ written by this app): {e}") from e
-        if header.get("schema") != "diffrec-trajectory":
-            raise TrajectoryFormatError("not a trajectory file: its header has no 'diffrec-trajectory' schema")
+        """Load a trajectory file. Never unpickles (allow_pickle=False); wrong schema or version is a clear error.
+        Bytes from outside go through ``trajectory_io.read_npz`` (size, pickle and shape checks) instead."""
+        header, arrays = versioned_npz.read(data, TrajectoryFormatError,
+                                            "not a trajectory file (expected an NPZ written by this app)")
+        if header.get("schema") != SCHEMA:
+            raise TrajectoryFormatError(f"not a trajectory file: its header has no {SCHEMA!r} schema")
         if header.get("version") != SCHEMA_VERSION:
             raise TrajectoryFormatError(
                 f"trajectory schema version {header.get('version')} is not supported (this app reads {SCHEMA_VERSION})")
-        kw = {k: z[k] for k in cls._ARRAYS if k in z.files}
+        kw = {k: arrays[k] for k in cls._ARRAYS if k in arrays}
         missing = {"steps", "states", "x0_hat", "final", "users", "betas", "alphas_cumprod"} - set(kw)
         if missing:
             raise TrajectoryFormatError(f"trajectory file lacks arrays: {', '.join(sorted(missing))}")
         return cls(method=header.get("method", "?"), meta=header.get("meta", {}), **kw)
-
-    def to_long_csv(self, row: int = 0, item_titles=None) -> str:
-        """One row per (step, item) for user row ``row``: reverse_step (1 … S, counted as the chain runs, the pages'
-        step number), t (the paper's step of the state read, code index k + 1), item, x_t, x0_hat, score, rank
-        (1-based or empty)."""
-        S, _, D = self.states.shape
-        lines = ["reverse_step,t,item,title,x_t,x0_hat,score,rank"]
-        for s in range(S):
-            ranks = {}
-            if self.topk is not None:
-                ranks = {int(i): r + 1 for r, i in enumerate(self.topk[s, row])}
-            sc = self.scores[s, row] if self.scores is not None and self.scores.shape[-1] == D else None
-            for i in range(D):
-                title = "" if item_titles is None or i >= len(item_titles) else str(item_titles[i]).replace(",", " ")
-                score = "" if sc is None else f"{float(sc[i]):.6g}"
-                lines.append(f"{s + 1},{int(self.steps[s]) + 1},{i},{title},{float(self.states[s, row, i]):.6g},"
-                             f"{float(self.x0_hat[s, row, i]):.6g},{score},{ranks.get(i, '')}")
-        return "\n".join(lines) + "\n"

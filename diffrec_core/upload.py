@@ -30,7 +30,7 @@ from typing import Optional
 
 import numpy as np
 
-from . import limits
+from . import limits, untrusted
 from .data.dataset import DataFormatError, InteractionLog
 from .data.loaders import load_dataset
 from .errors import DiffRecError
@@ -45,18 +45,6 @@ FORMATS = {
 # the file name each format is written under, so that the loaders' name-based detection picks the right reader
 _CANONICAL = {"movielens-100k": "u.data", "movielens-1m": "ratings.dat", "recbole": "upload.inter",
               "csv": "upload.csv"}
-_MAGIC = [  # (prefix, what it is) - refused before decoding
-    (b"PK\x03\x04", "a zip archive (a PyTorch .pt/.pth checkpoint is one too)"),
-    (b"\x1f\x8b", "a gzip-compressed file"),
-    (b"BZh", "a bzip2-compressed file"),
-    (b"\xfd7zXZ\x00", "an xz-compressed file"),
-    (b"7z\xbc\xaf\x27\x1c", "a 7-zip archive"),
-    (b"\x93NUMPY", "a NumPy .npy array"),
-    (b"\x89HDF", "an HDF5 file"),
-    (b"PAR1", "a Parquet file"),
-    (b"%PDF", "a PDF document"),
-    (b"\x89PNG", "a PNG image"),
-]
 
 
 class UploadError(DiffRecError, ValueError):
@@ -75,12 +63,6 @@ class Upload:
 
 
 # ------------------------------------------------------------------------------------------------ bytes and text
-def _is_pickle(raw: bytes) -> bool:
-    """Pickles of protocol 2 and later (everything Python 3 and torch.save write) start with PROTO: 0x80 and the
-    protocol number. (A text protocol-0 pickle is not recognised as such, but it fails as a table, unread.)"""
-    return len(raw) >= 2 and raw[0] == 0x80 and raw[1] in (2, 3, 4, 5)
-
-
 def decode(raw: bytes, name: str = "the file") -> tuple[str, str]:
     """(text, encoding) of an uploaded file, or :class:`UploadError` saying what the bytes are instead."""
     if not raw.strip():
@@ -88,13 +70,13 @@ def decode(raw: bytes, name: str = "the file") -> tuple[str, str]:
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or raw.startswith((b"\x00\x00\xfe\xff", b"\xff\xfe\x00\x00")):
         raise UploadError(f"{name} is UTF-16/UTF-32 encoded (it starts with a byte order mark); save it as UTF-8 "
                           f"(e.g. `iconv -f UTF-16 -t UTF-8`) and upload it again")
-    if _is_pickle(raw):
-        raise UploadError(f"{name} is a Python pickle. This app never unpickles uploaded files (a pickle can run "
-                          f"code); upload the interactions as text (CSV user,item[,timestamp])")
-    for magic, what in _MAGIC:
-        if raw.startswith(magic):
-            raise UploadError(f"{name} is {what}, not a text file of interactions; unpack or export it as text "
-                              f"(CSV user,item[,timestamp], u.data, ratings.dat or a RecBole .inter file)")
+    untrusted.check_not_pickle(raw, UploadError, f"{name} is a Python pickle. This app never unpickles uploaded "
+                               f"files (a pickle can run code); upload the interactions as text (CSV "
+                               f"user,item[,timestamp])")
+    what = untrusted.binary_kind(raw)
+    if what:
+        raise UploadError(f"{name} is {what}, not a text file of interactions; unpack or export it as text "
+                          f"(CSV user,item[,timestamp], u.data, ratings.dat or a RecBole .inter file)")
     head = raw[:65536]
     if b"\x00" in head:
         odd = head[1::2].count(0) > len(head) // 4 or head[0::2].count(0) > len(head) // 4
@@ -169,10 +151,9 @@ def load_upload(name: str, raw: bytes, max_bytes: Optional[int] = MAX_UPLOAD_BYT
                 min_rating: Optional[float] = None, fmt: Optional[str] = None) -> Upload:
     """Validate and load an uploaded interactions file. Raises :class:`UploadError` with a message for the user."""
     name = safe_name(name)                                    # never a path, markup or control characters
-    if max_bytes is not None and len(raw) > max_bytes:
-        raise UploadError(f"{name} is {_mb(len(raw))}; the upload limit is {_mb(max_bytes)}. "
-                          f"Train on larger data from the command line: "
-                          f"`python -m diffrec_core train --method diffrec --data PATH`")
+    untrusted.check_size(len(raw), max_bytes, UploadError, name, "the upload limit",
+                         ". Train on larger data from the command line: "
+                         "`python -m diffrec_core train --method diffrec --data PATH`")
     text, encoding = decode(raw, name)
     fmt = fmt or sniff_format(name, text)
     if fmt not in FORMATS:
@@ -226,10 +207,6 @@ def _spread(counts: np.ndarray) -> dict:
     if not len(counts):
         return {"min": 0, "median": 0.0, "max": 0}
     return {"min": int(counts.min()), "median": float(np.median(counts)), "max": int(counts.max())}
-
-
-def _mb(n: float) -> str:
-    return f"{n / 2**20:.1f} MB" if n >= 2**20 / 10 else f"{int(n):,} bytes"
 
 
 def summarize(log: InteractionLog) -> dict:

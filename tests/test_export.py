@@ -35,13 +35,27 @@ def test_trajectory_csv_has_one_row_per_user_step_item_and_the_ranks():
     t = make_traj()
     df = pd.read_csv(io.BytesIO(E.trajectory_csv(t, item_titles=[f"film {i}" for i in range(7)])))
     assert len(df) == 2 * 4 * 7
-    assert list(df.columns) == ["user", "step_index", "k", "item", "title", "x_k", "x0_hat", "score", "rank"]
-    one = df[(df.user == 8) & (df.step_index == 2)].sort_values("item")
+    assert list(df.columns) == ["user", "reverse_step", "t", "item", "title", "x_t", "x0_hat", "score", "rank"]
+    one = df[(df.user == 8) & (df.reverse_step == 3)].sort_values("item")
     np.testing.assert_allclose(one.x0_hat.to_numpy(), t.x0_hat[2, 1], rtol=1e-5)
     ranked = one.dropna(subset=["rank"]).sort_values("rank")
     assert ranked.item.tolist() == t.topk[2, 1].tolist() and ranked["rank"].tolist() == [1, 2, 3]
     assert np.isnan(one.score.iloc[0]) and one.title.iloc[6] == "film 6"
-    assert (df[df.step_index == 0].k == 3).all()
+    assert (df[df.reverse_step == 1].t == 4).all()                 # steps[0] = k = 3: the state x_4 (t = k + 1)
+
+
+def test_every_page_writes_the_one_csv_schema():
+    """Reverse / KG pages (one row) and the Lab (all rows) write the same columns from the same core writer."""
+    from diffrec_core import trajectory_io
+
+    t = make_traj()
+    one = pd.read_csv(io.BytesIO(trajectory_io.to_csv(t, [1])))
+    every = pd.read_csv(io.BytesIO(E.trajectory_csv(t)))
+    assert list(one.columns) == list(every.columns) == list(trajectory_io.CSV_COLUMNS)
+    pd.testing.assert_frame_equal(one, every[every.user == 8].reset_index(drop=True))
+    assert one.title.isna().all()                                   # no titles given: the column stays, empty
+    titled = pd.read_csv(io.BytesIO(trajectory_io.to_csv(t, [0], ["a, b", "=x"])))
+    assert titled.title.iloc[0] == "a, b" and titled.title.iloc[1] == "'=x" and titled.title.iloc[2:7].isna().all()
 
 
 def test_npz_round_trip():

@@ -8,6 +8,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from diffrec_core import trajectory_io  # noqa: E402
 from diffrec_core.trajectory import Trajectory  # noqa: E402
 from ui import data as uidata  # noqa: E402
 from ui import forward, reverse, reverse_noise, reverse_stepper, reverse_variants  # noqa: E402
@@ -86,8 +87,10 @@ def test_one_step_numbering_in_the_caption_the_figure_and_the_csv(setup):
     assert text.startswith("<b>reverse step 4 of 4</b>") and "x<sub>0</sub> = " in text and "·x<sub>1</sub>" in text
     assert "k =" not in text and "(t =" not in text
     assert fig.layout.sliders[0].currentvalue.prefix.strip() == "reverse step"
-    rows = tr.to_long_csv(0).splitlines()
-    assert rows[0].startswith("reverse_step,t,item,") and rows[1].startswith("1,4,0,") and rows[-1].startswith("4,1,")
+    rows = trajectory_io.to_csv(tr, [0]).decode().splitlines()
+    user = int(tr.users[0])
+    assert rows[0].startswith("user,reverse_step,t,item,")
+    assert rows[1].startswith(f"{user},1,4,0,") and rows[-1].startswith(f"{user},4,1,")
 
 def test_value_range_scope(setup):
     _, _, _, tr = setup

@@ -9,15 +9,9 @@ file loaded back for viewing.
   sentence and the pages fall back to Plotly's own camera button (PNG, in the browser).
 * GIFs are assembled with Pillow from any list of images: rendered Plotly frames (needs kaleido), NumPy arrays, or
   :func:`trajectory_gif`, which draws a trajectory's x̂0 per step with Pillow alone (no browser needed).
-* Trajectories: CSV (one row per user, step and item) and the versioned NPZ of :mod:`diffrec_core.trajectory`.
-  :func:`load_trajectory` reads such an NPZ back and checks it against the schema below.
-
-Trajectory file schema (``diffrec-trajectory``, version 1; :data:`diffrec_core.trajectory.SCHEMA_VERSION`): an NPZ
-(``numpy.savez_compressed``, no object arrays, loaded with ``allow_pickle=False``) holding ``__header__`` - UTF-8 JSON
-``{"schema": "diffrec-trajectory", "version": 1, "method": str, "meta": {...}}`` as uint8 bytes - and the arrays
-``steps (S,)`` int, ``states (S,B,D)``, ``x0_hat (S,B,D)``, ``final (B,D)``, ``users (B,)`` int, ``betas (T,)``,
-``alphas_cumprod (T,)``, and optionally ``scores / raw_scores (S,B,I)``, ``topk (S,B,K)`` int,
-``final_scores (B,I)``, ``final_topk (B,K)`` int.
+* Trajectories: the one CSV (one row per user, reverse step and item) and the versioned NPZ, both written in the
+  core; :func:`load_trajectory` reads such an NPZ back, checked. Both schemas are documented in
+  ``diffrec_core/trajectory_io.py``.
 
 Everything here is pure (no Streamlit: the ui layer never imports it); the download buttons every page can put
 under a figure are ``views/_export.py: export_buttons(fig, name)``.
@@ -28,16 +22,16 @@ import io
 import os
 import threading
 import warnings
-import zipfile
 from functools import lru_cache
 from typing import Iterable, Optional, Sequence
 
 import numpy as np
 
-from diffrec_core.trajectory import SCHEMA_VERSION, Trajectory, TrajectoryFormatError
+from diffrec_core import trajectory_io
 from diffrec_core.errors import DiffRecError
+from diffrec_core.trajectory import Trajectory, TrajectoryFormatError  # noqa: F401 - re-exported for the pages
 
-MAX_TRAJECTORY_BYTES = 64 * 1024 ** 2
+MAX_TRAJECTORY_BYTES = trajectory_io.MAX_TRAJECTORY_BYTES
 MAX_GIF_FRAMES = 200
 _KALEIDO_LOCK = threading.Lock()
 
@@ -240,120 +234,22 @@ def trajectory_gif(traj: Trajectory, row: int = 0, duration_ms: int = 500, size=
 
 
 # ------------------------------------------------------------------------------------------------ trajectories
-def _cell(text) -> str:
-    """A text cell that a spreadsheet will not run: one starting with = + - @ or a tab / carriage return (a
-    formula, e.g. from an uploaded file's titles) gets a leading apostrophe."""
-    t = str(text)
-    return "'" + t if t[:1] in ("=", "+", "-", "@", "\t", "\r") else t
-
-
 def trajectory_csv(traj: Trajectory, rows: Optional[Sequence[int]] = None, item_titles=None) -> bytes:
-    """One CSV row per (user, step, dimension): user, step_index, k, item, title, x_k, x0_hat, score, rank
-    (1-based rank in that step's top-K, empty if not in it). Vectorised (no loop over items)."""
-    import pandas as pd
-
-    S, B, D = traj.states.shape
-    rows = list(range(B)) if rows is None else [int(r) for r in rows]
-    parts = []
-    for r in rows:
-        item = np.tile(np.arange(D), S)
-        df = {"user": np.full(S * D, int(traj.users[r])), "step_index": np.repeat(np.arange(S), D),
-              "k": np.repeat(traj.steps.astype(np.int64), D), "item": item}
-        if item_titles is not None and len(item_titles) >= D:
-            titles = np.asarray([_cell(t) for t in list(item_titles)[:D]], dtype=object)
-            df["title"] = titles[item]
-        df["x_k"] = traj.states[:, r, :].reshape(-1)
-        df["x0_hat"] = traj.x0_hat[:, r, :].reshape(-1)
-        if traj.scores is not None and traj.scores.shape[-1] == D:
-            sc = traj.scores[:, r, :].reshape(-1).astype(float)
-            df["score"] = np.where(np.isfinite(sc), sc, np.nan)
-        rank = np.zeros((S, D), dtype=np.int64)
-        if traj.topk is not None and traj.topk.shape[-1] and int(traj.topk[:, r].max(initial=-1)) < D:
-            K = traj.topk.shape[-1]
-            np.put_along_axis(rank, traj.topk[:, r, :].astype(np.int64), np.arange(1, K + 1)[None].repeat(S, 0), 1)
-        frame = pd.DataFrame(df)
-        frame["rank"] = pd.Series(rank.reshape(-1)).replace(0, pd.NA).astype("Int64")
-        parts.append(frame)
-    out = pd.concat(parts, ignore_index=True)
-    return out.to_csv(index=False, float_format="%.6g").encode()
+    """The one trajectory CSV (columns ``trajectory_io.CSV_COLUMNS``: user, reverse_step, t, item, title, x_t,
+    x0_hat, score, rank), for the users at ``rows`` (default all)."""
+    return trajectory_io.to_csv(traj, rows, item_titles)
 
 
 def trajectory_npz(traj: Trajectory) -> bytes:
-    """The versioned NPZ (schema in the module docstring); :func:`load_trajectory` reads it back."""
+    """The versioned NPZ (schema in ``diffrec_core/trajectory_io.py``); :func:`load_trajectory` reads it back."""
     return traj.to_npz_bytes()
 
 
 def load_trajectory(raw: bytes, max_bytes: int = MAX_TRAJECTORY_BYTES) -> Trajectory:
-    """Read a trajectory file for viewing, checking it against the schema; raises :class:`TrajectoryFormatError`
-    with a message for the user (too large, a pickle, not an NPZ, another schema or version, missing or
-    inconsistent arrays). Never unpickles."""
-    if len(raw) > max_bytes:
-        raise TrajectoryFormatError(f"the file is {len(raw) / 2**20:.1f} MB; the limit for a trajectory is "
-                                    f"{max_bytes / 2**20:.0f} MB")
-    if len(raw) >= 2 and raw[0] == 0x80 and raw[1] in (2, 3, 4, 5):
-        raise TrajectoryFormatError("this file is a Python pickle; the app never unpickles uploads (a pickle can run "
-                                    "code). Upload the trajectory NPZ that a page's 'trajectory (NPZ)' button saves")
-    if not zipfile.is_zipfile(io.BytesIO(raw)):
-        raise TrajectoryFormatError("not a trajectory file: expected the NPZ (a zip of .npy arrays) that a page's "
-                                    "'trajectory (NPZ)' button saves")
-    try:
-        with zipfile.ZipFile(io.BytesIO(raw)) as z:
-            total = sum(i.file_size for i in z.infolist())
-    except zipfile.BadZipFile as e:
-        raise TrajectoryFormatError(f"the trajectory file is damaged: {e}") from e
-    if total > 8 * max_bytes:
-        raise TrajectoryFormatError(f"the trajectory unpacks to {total / 2**20:.0f} MB; the limit is "
-                                    f"{8 * max_bytes / 2**20:.0f} MB")
-    try:
-        traj = Trajectory.from_npz_bytes(raw)         # schema name, version, required arrays
-    except TrajectoryFormatError:
-        raise
-    except ValueError as e:                           # numpy: "Object arrays cannot be loaded when allow_pickle=False"
-        if "allow_pickle" in str(e):
-            raise TrajectoryFormatError("not a trajectory file: it holds an object array (pickled Python objects), "
-                                        "which this app never loads") from e
-        raise TrajectoryFormatError(f"the trajectory file is damaged: {e}") from e
-    except Exception as e:  # noqa: BLE001 - zlib / zipfile / EOF errors of a damaged member
-        raise TrajectoryFormatError(f"the trajectory file is damaged: {type(e).__name__}: {e}") from e
-    _check_shapes(traj)
-    return traj
+    """A trajectory file from outside, checked (``trajectory_io.read_npz``): raises :class:`TrajectoryFormatError`
+    with a message for the user. Never unpickles."""
+    return trajectory_io.read_npz(raw, max_bytes)
 
 
-def _check_shapes(t: Trajectory) -> None:
-    def bad(msg):
-        raise TrajectoryFormatError(f"inconsistent trajectory arrays: {msg}")
+trajectory_summary = trajectory_io.summary       # what a loaded trajectory holds, for a caption
 
-    if t.states.ndim != 3:
-        bad(f"states must be (steps, users, dims), got shape {t.states.shape}")
-    S, B, D = t.states.shape
-    if t.x0_hat.shape != t.states.shape:
-        bad(f"x0_hat {t.x0_hat.shape} differs from states {t.states.shape}")
-    if t.steps.shape != (S,):
-        bad(f"steps {t.steps.shape} should be ({S},)")
-    if t.users.shape != (B,):
-        bad(f"users {t.users.shape} should be ({B},)")
-    if t.final.ndim != 2 or t.final.shape[0] != B:
-        bad(f"final {t.final.shape} should have {B} rows")
-    if t.betas.shape != t.alphas_cumprod.shape or t.betas.ndim != 1:
-        bad(f"betas {t.betas.shape} and alphas_cumprod {t.alphas_cumprod.shape} should be equal 1-D arrays")
-    for name in ("scores", "raw_scores"):
-        a = getattr(t, name)
-        if a is not None and (a.ndim != 3 or a.shape[:2] != (S, B)):
-            bad(f"{name} {a.shape} should be ({S}, {B}, items)")
-    if t.topk is not None and (t.topk.ndim != 3 or t.topk.shape[:2] != (S, B) or t.topk.dtype.kind not in "iu"):
-        bad(f"topk {t.topk.shape} {t.topk.dtype} should be integer ({S}, {B}, K)")
-    for name in ("steps", "users"):
-        if getattr(t, name).dtype.kind not in "iu":
-            bad(f"{name} should hold integers, got {getattr(t, name).dtype}")
-    for name in ("states", "x0_hat"):
-        if getattr(t, name).dtype.kind != "f":
-            bad(f"{name} should hold floats, got {getattr(t, name).dtype}")
-
-
-def trajectory_summary(t: Trajectory) -> dict:
-    """What a loaded trajectory holds, for a caption."""
-    S, B, D = t.states.shape
-    return {"method": t.method, "steps": S, "users": B, "dims": D, "T": t.T, "schema_version": SCHEMA_VERSION,
-            "top_k": int(t.topk.shape[-1]) if t.topk is not None else 0,
-            "items": int(t.scores.shape[-1]) if t.scores is not None else D,
-            "sampler": str(t.meta.get("sampler", "")) if isinstance(t.meta, dict) else ""}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from diffrec_core import trajectory_io
 from views import _common as C
 from views import page_params
 from ui import data as uidata
@@ -241,7 +242,7 @@ C.equation_panel(K.diffkg_equation(cfg.e_loss, cfg.rebuild_k, cfg.keep_rate, cou
 # ---------------------------------------------------------------- downloads
 st.subheader("Downloads")
 d1, d2, d3, _ = st.columns([1, 1, 1.2, 2])
-d1.download_button("row trajectory (CSV)", data=lambda: traj.to_long_csv(0, names),
+d1.download_button("row trajectory (CSV)", data=lambda: trajectory_io.to_csv(traj, [0], names),
                    file_name=f"diffkg_row{entity}_trajectory.csv", mime="text/csv", key="kg_csv_row",
                    icon=":material/download:")
 d2.download_button("row trajectory (NPZ)", data=lambda: traj.to_npz_bytes(),

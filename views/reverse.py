@@ -10,6 +10,7 @@ import dataclasses
 import numpy as np
 import streamlit as st
 
+from diffrec_core import trajectory_io
 from views import _common as C
 from views import page_params
 from ui import data as uidata
@@ -168,7 +169,7 @@ if method == "tdiffrec" and model_input_row is not None:
 # ---------------------------------------------------------------- downloads
 st.subheader("Download this run")
 d1, d2, _ = st.columns([1, 1, 3])
-d1.download_button("trajectory (CSV)", data=lambda: traj.to_long_csv(0, split.item_titles),
+d1.download_button("trajectory (CSV)", data=lambda: trajectory_io.to_csv(traj, [0], split.item_titles),
                    file_name=f"{method}_user{user}_trajectory.csv", mime="text/csv", key="rv_csv",
                    icon=":material/download:")
 d2.download_button("trajectory (NPZ)", data=lambda: traj.to_npz_bytes(),
