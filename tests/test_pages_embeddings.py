@@ -105,10 +105,10 @@ def test_each_model_shows_only_its_own_knob_and_its_chance_level():
     assert "a random ranking gets 20/500 = 0.040" in t
     import json
 
-    from ui import embeddings as E
+    from ui import embeddings as emap
     results = json.loads((REPO / "pretrained" / "results.json").read_text())["methods"]
     for m in ("diffurec", "dreamrec"):                        # the sentences follow the recorded test metrics
-        assert E.chance_sentence(m, results[m]["test"], 500) in t
+        assert emap.chance_sentence(m, results[m]["test"], 500) in t
     at.radio(key="em_method").set_value("dreamrec").run()
     no_exception(at)
     keys = {w.key for w in list(at.slider) + list(at.select_slider)}

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from test_pages_app import charts, fresh_caches, messages, metrics, no_exception, page, texts  # noqa: F401
-from ui import knowledge_graph as K
+from ui import knowledge_graph as kgviews
 
 REPO = Path(__file__).resolve().parents[1]
 HAVE_MODEL = (REPO / "pretrained" / "diffkg" / "model.safetensors").exists()
@@ -41,7 +41,7 @@ def test_page_runs_with_every_view_and_downloads():
     assert r"\text{triples}" in live and "edges" not in live
     assert f"{rebuilt_n[0]:,}".replace(",", "{,}") in live and f"{rebuilt_n[1]:,}".replace(",", "{,}") in live
     assert "Counting: a triple" in t and "directed edges" in t
-    assert K.STAGE_LABELS["denoised"] in "".join(r.value["KG"].tolist()[1] for r in at.dataframe
+    assert kgviews.STAGE_LABELS["denoised"] in "".join(r.value["KG"].tolist()[1] for r in at.dataframe
                                                  if "triples kept" in r.value.columns)
     m = metrics(at)
     assert "wrong triples removed by the rebuild" in m and m["wrong triples removed by the rebuild"].endswith("%")

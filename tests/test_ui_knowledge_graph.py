@@ -5,7 +5,9 @@ import pytest
 from scipy.stats import hypergeom
 
 from diffrec_core.trajectory import Trajectory
-from ui import knowledge_graph as K
+from ui import knowledge_graph as kgviews
+from ui import kg_subgraph as kgsub
+from ui import kg_row as kgrow
 
 # entities: items 0..3, genres 4..5, studio 6; triples (canonical) and their inverses
 TRIPLES = pd.DataFrame({"head": [0, 0, 1, 2, 3, 3], "relation": [0, 1, 0, 0, 0, 1], "tail": [4, 6, 4, 5, 5, 6],
@@ -27,7 +29,7 @@ def state(rebuilt_pairs=((0, 4), (2, 5), (3, 5)), coin_false=((3, 5),)):
 
 
 def edges():
-    return K.edge_table(state(), TRIPLES, ["has_genre", "by_studio"], NAMES)
+    return kgviews.edge_table(state(), TRIPLES, ["has_genre", "by_studio"], NAMES)
 
 
 def test_edge_table_names_truth_and_status():
@@ -39,13 +41,13 @@ def test_edge_table_names_truth_and_status():
     # ground truth reaches inverse edges too
     assert e.loc[(e["head"] == 4) & (e["tail"] == 1), "wrong"].item() == 1
     st = dict(zip(zip(e["head"], e["tail"]), e["status"]))
-    assert st[(0, 4)] == K.KEPT and st[(3, 5)] == K.COIN and st[(1, 4)] == K.DROPPED
-    assert K.has_truth(e)
-    assert not K.has_truth(K.edge_table(state(), TRIPLES.drop(columns="is_wrong"), None))
+    assert st[(0, 4)] == kgviews.KEPT and st[(3, 5)] == kgviews.COIN and st[(1, 4)] == kgviews.DROPPED
+    assert kgviews.has_truth(e)
+    assert not kgviews.has_truth(kgviews.edge_table(state(), TRIPLES.drop(columns="is_wrong"), None))
 
 
 def test_truth_metrics_against_hand_counts_and_the_hypergeometric_baseline():
-    tr = K.truth_metrics(edges())
+    tr = kgviews.truth_metrics(edges())
     r = tr["rebuilt"]
     # canonical triples: 6, of which 2 wrong (1->4, 3->6); rebuilt keeps (0,4), (2,5), (3,5): all correct
     assert (r.total, r.wrong_total, r.kept, r.wrong_kept) == (6, 2, 3, 0)
@@ -55,23 +57,23 @@ def test_truth_metrics_against_hand_counts_and_the_hypergeometric_baseline():
     d = tr["denoised"]
     assert d.kept == 2 and d.recall == pytest.approx(2 / 4)
     assert tr["original view"].kept == 6 and tr["original view"].wrong_removed == 0
-    tab = K.truth_table(tr)
-    assert tab["KG"].tolist() == [K.STAGE_LABELS[k] for k in ("rebuilt", "denoised", "original view")]
+    tab = kgviews.truth_table(tr)
+    assert tab["KG"].tolist() == [kgviews.STAGE_LABELS[k] for k in ("rebuilt", "denoised", "original view")]
     assert tab["KG"].str.startswith("rebuilt").sum() == 1 and "keep step" in tab["KG"].iloc[1]
-    fig = K.truth_figure(tr)
+    fig = kgviews.truth_figure(tr)
     assert [t.name for t in fig.data] == ["wrong triples removed", "correct triples removed",
                                          "random keeping (either kind)"]
     assert list(fig.data[0].y) == [1.0, 1.0]
-    cap = K.truth_caption(tr, 0.5)
+    cap = kgviews.truth_caption(tr, 0.5)
     assert "removes 100 % of the 2 injected wrong triples" in cap and "keep step (probability 0.5)" in cap
     assert "rebuilt KG (top-k of the denoised rows) keeps 3 of 6 triples" in cap
     assert "2 triples in the denoised KG" in cap
-    assert K.truth_metrics(K.edge_table(state(), None, None)) == {}
+    assert kgviews.truth_metrics(kgviews.edge_table(state(), None, None)) == {}
 
 
 def test_item_subgraph_rings_and_figure():
     e = edges()
-    g = K.subgraph(e, 0, "item", NAMES, TYPES, 4, second_hop=2)
+    g = kgsub.subgraph(e, 0, "item", NAMES, TYPES, 4, second_hop=2)
     assert g.nodes.iloc[0]["id"] == 0 and g.nodes.iloc[0]["ring"] == 0
     ring1 = set(g.nodes.loc[g.nodes["ring"] == 1, "id"])
     assert ring1 == {4, 6}
@@ -81,38 +83,38 @@ def test_item_subgraph_rings_and_figure():
     ids = set(g.nodes["id"])
     assert set(g.edges["src"]) | set(g.edges["dst"]) <= ids
     assert len(g.edges) == 4                            # canonical edges only: 0-4, 0-6, 1-4, 3-6
-    fig = K.subgraph_figure(g, "t")
+    fig = kgsub.subgraph_figure(g, "t")
     names = [t.name for t in fig.data]
     assert "injected wrong triple" in names and "has_genre" in names and "by_studio" in names
     wrong_trace = fig.data[names.index("injected wrong triple")]
     assert len(wrong_trace.x) == 2                      # 1->4 and 3->6
     dashes = {t.line.dash for t in fig.data if t.mode == "lines" and t.x and t.x[0] is not None}
     assert dashes <= {"solid", "dash", "dot"} and "dot" in dashes
-    cap = K.subgraph_caption(g, len(e))
+    cap = kgsub.subgraph_caption(g, len(e))
     assert cap.startswith("4 triples drawn") and "2 of them are injected wrong" in cap
 
 
 def test_user_subgraph_has_the_user_and_interaction_edges():
     e = edges()
-    g = K.subgraph(e, 7, "user", NAMES, TYPES, 4, user_items=np.array([2, 0]), max_items=8)
+    g = kgsub.subgraph(e, 7, "user", NAMES, TYPES, 4, user_items=np.array([2, 0]), max_items=8)
     assert g.nodes.iloc[0]["type"] == "user" and g.nodes.iloc[0]["id"] == -8
     assert set(g.nodes.loc[g.nodes["ring"] == 1, "id"]) == {0, 2}
     assert set(g.nodes.loc[g.nodes["ring"] == 2, "id"]) == {4, 5, 6}
     ui = g.edges[g.edges["kind"] == "ui"]
     assert len(ui) == 2 and set(ui["dst"]) == {0, 2}
-    fig = K.subgraph_figure(g)
+    fig = kgsub.subgraph_figure(g)
     assert any(t.name == "user" for t in fig.data) and any(t.name == "interacted (user–item)" for t in fig.data)
     # a user without history: just the user node
-    g0 = K.subgraph(e, 1, "user", NAMES, TYPES, 4, user_items=np.array([], dtype=int))
-    assert len(g0.nodes) == 1 and K.subgraph_caption(g0, len(e)).startswith("No KG edges")
+    g0 = kgsub.subgraph(e, 1, "user", NAMES, TYPES, 4, user_items=np.array([], dtype=int))
+    assert len(g0.nodes) == 1 and kgsub.subgraph_caption(g0, len(e)).startswith("No KG edges")
 
 
 def test_entity_order_gives_small_blocks_room():
-    pos, bands = K.entity_order(TYPES, 7, 4, min_share=0.2)
+    pos, bands = kgrow.entity_order(TYPES, 7, 4, min_share=0.2)
     assert [b[0] for b in bands] == ["item", "genre", "studio"] and [b[3] for b in bands] == [4, 2, 1]
     assert bands[1][2] - bands[1][1] == pytest.approx(max(2, 0.2 * 7))
     assert (np.diff(pos[:4]) > 0).all() and pos[4:].min() > pos[:4].max()
-    pos2, bands2 = K.entity_order(None, 7, 4)
+    pos2, bands2 = kgrow.entity_order(None, 7, 4)
     assert [b[0] for b in bands2] == ["item", "entity"]
 
 
@@ -129,57 +131,58 @@ def _traj(E=7, S=3, ent=0):
 def test_row_figure_table_and_caption():
     e = edges()
     tr = _traj()
-    nb = K.row_neighbours(e, 0)
+    nb = kgrow.row_neighbours(e, 0)
     assert set(nb["tail"]) == {4, 6}
-    pos, bands = K.entity_order(TYPES, 7, 4)
-    fig = K.row_figure(tr, 2, pos, bands, nb, NAMES, rebuild_k=1)
+    pos, bands = kgrow.entity_order(TYPES, 7, 4)
+    fig = kgrow.row_figure(tr, 2, pos, bands, nb, NAMES, rebuild_k=1)
     top = [t for t in fig.data if t.name.startswith("top-1")][0]
     assert len(top.x) == 1 and top.x[0] == pytest.approx(pos[4])
     true_bottom = [t for t in fig.data if t.name == "true neighbour" and t.yaxis == "y"][0]
     assert len(true_bottom.x) == 2
-    whole = K.row_figure(tr, 0, pos, bands, nb, NAMES, scope="whole trajectory").layout.yaxis.range
-    per = K.row_figure(tr, 0, pos, bands, nb, NAMES, scope="per step").layout.yaxis.range
+    whole = kgrow.row_figure(tr, 0, pos, bands, nb, NAMES, scope="whole trajectory").layout.yaxis.range
+    per = kgrow.row_figure(tr, 0, pos, bands, nb, NAMES, scope="per step").layout.yaxis.range
     assert whole[1] >= per[1]
-    tab = K.row_table(tr, 2, nb, NAMES)
+    tab = kgrow.row_table(tr, 2, nb, NAMES)
     assert tab["neighbour"].iloc[0] == "Drama" and tab["rank in the row"].iloc[0] == 1
-    cap = K.row_caption(tr, 2, nb, NAMES, 1)
+    cap = kgrow.row_caption(tr, 2, nb, NAMES, 1)
     assert "Alpha has 2 neighbours" in cap and "Drama (an original edge)" in cap
 
 
 def test_topk_and_metrics_tables():
-    df = K.topk_table(np.array([0, 1, 2]), np.array([0, 3, 1]), NAMES, [3])
+    df = kgviews.topk_table(np.array([0, 1, 2]), np.array([0, 3, 1]), NAMES, [3])
     assert df["denoised KG"].tolist() == ["Alpha", "✓ Delta", "Beta"] and df["moved"].tolist() == ["", "new", ""]
-    assert K.topk_caption(np.array([0, 1, 2]), np.array([0, 3, 1]), [3]) == (
+    assert kgviews.topk_caption(np.array([0, 1, 2]), np.array([0, 3, 1]), [3]) == (
         "2 of the 3 items appear in both lists; the original-KG list holds 0 and the denoised-KG list 1 of the "
         "user's 1 held-out item.")
     res = {"methods": {"diffkg": {"test": {"recall@20": 0.25, "ndcg@20": 0.13}, "valid": {"recall@20": 0.27}},
                        "lightgcn": {"test": {"recall@20": 0.30, "ndcg@20": 0.16}, "valid": {"recall@20": 0.31}}}}
-    mt = K.metrics_table(res, ["diffkg", "kgat", "lightgcn"], {"diffkg": "DiffKG", "lightgcn": "LightGCN"})
+    mt = kgviews.metrics_table(res, ["diffkg", "kgat", "lightgcn"], {"diffkg": "DiffKG", "lightgcn": "LightGCN"})
     assert mt["method"].tolist() == ["DiffKG", "LightGCN"]
-    assert K.metrics_caption(mt).startswith("On the sample world, LightGCN has the highest test Recall@20 (0.300)")
-    assert "pretrain" in K.metrics_caption(mt.iloc[0:0])
-    vt = K.views_table({"original KG": {"recall@20": 0.2, "ndcg@20": 0.1}, "denoised KG": {"recall@20": 0.25}})
+    assert kgviews.metrics_caption(mt).startswith(
+        "On the sample world, LightGCN has the highest test Recall@20 (0.300)")
+    assert "pretrain" in kgviews.metrics_caption(mt.iloc[0:0])
+    vt = kgviews.views_table({"original KG": {"recall@20": 0.2, "ndcg@20": 0.1}, "denoised KG": {"recall@20": 0.25}})
     assert vt["DiffKG scored with"].tolist() == ["original KG", "denoised KG"] and np.isnan(vt["ndcg@20"].iloc[1])
 
 
 def test_kg_counts_and_the_units_sentence():
-    c = K.kg_counts(edges())
+    c = kgviews.kg_counts(edges())
     # 6 triples = 12 edges; rebuilt (0,4), (2,5), (3,5) both ways; the keep step drops (3,5) forward only
     assert (c["triples"], c["edges"]) == (6, 12)
     assert (c["rebuilt_triples"], c["rebuilt_edges"]) == (3, 6)
     assert (c["denoised_triples"], c["denoised_edges"], c["denoised_both"]) == (2, 5, 2)
-    s = K.units_sentence(c)
+    s = kgviews.units_sentence(c)
     assert "the 6 triples are 12 edges" in s and "3 triples = 6 edges" in s
     assert "5 edges survive" in s and "2 triples keep their forward edge (2 of them both directions)" in s
-    tr = K.truth_metrics(edges())
+    tr = kgviews.truth_metrics(edges())
     assert c["rebuilt_triples"] == tr["rebuilt"].kept and c["denoised_triples"] == tr["denoised"].kept
-    one_way = K.kg_counts(K.edge_table(state(coin_false=((5, 3), (4, 0))), TRIPLES, None, NAMES))
+    one_way = kgviews.kg_counts(kgviews.edge_table(state(coin_false=((5, 3), (4, 0))), TRIPLES, None, NAMES))
     assert one_way["denoised_both"] == 1 and one_way["denoised_triples"] == 3
 
 
 def test_diffkg_equation_counts_triples_and_explains_edges_once():
-    c = K.kg_counts(edges())
-    eq = K.diffkg_equation(0.5, 1, 0.5, c)
+    c = kgviews.kg_counts(edges())
+    eq = kgviews.diffkg_equation(0.5, 1, 0.5, c)
     assert "CKGC" not in eq.general and r"\lambda" in eq.general and "top" in eq.general
     assert r"6\ \to\ 3\ \to\ 2\ \text{triples}" in eq.live
     v = eq.values()
@@ -187,4 +190,4 @@ def test_diffkg_equation_counts_triples_and_explains_edges_once():
     assert v["p (keepRate)"] == "0.5" and "12 → 6 → 5 edges" in eq.note
     big = dict(c, triples=2701, edges=5402, rebuilt_triples=485, rebuilt_edges=970, denoised_triples=240,
                denoised_edges=487)
-    assert "2{,}701" in K.diffkg_equation(0.5, 1, 0.5, big).live
+    assert "2{,}701" in kgviews.diffkg_equation(0.5, 1, 0.5, big).live

@@ -2,7 +2,8 @@
 the map, DreamRec's guidance weight, DiffuRec's λ, and both models side by side.
 
 Thin: models and maps are loaded once (st.cache_resource), runs are cached (st.cache_data, milliseconds each);
-figures and captions come from ``ui.embeddings``. The maps are precomputed offline
+figures and captions come from ``ui.embeddings``, ``ui.embeddings_reverse`` and
+``ui.embeddings_models``. The maps are precomputed offline
 (``python -m diffrec_core item-map``); live points are projected onto them, UMAP is never imported here.
 """
 from __future__ import annotations
@@ -16,7 +17,9 @@ from diffrec_core import seq_explain as SX
 
 from views import _common as C
 from views import page_params as PP
-from ui import embeddings as E
+from ui import embeddings as emap
+from ui import embeddings_models as emodels
+from ui import embeddings_reverse as erev
 from ui.equations import forward_equation
 from ui.schedule import table_from_betas
 
@@ -59,7 +62,7 @@ def get_map(method: str, dataset: str, root: str):
 @st.cache_data(show_spinner=False)
 def get_map_stats(method: str, dataset: str, root: str):
     imap, _ = get_map(method, dataset, root)
-    return E.map_stats(imap, get_seq_split(dataset).item_genres)
+    return emap.map_stats(imap, get_seq_split(dataset).item_genres)
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
@@ -111,11 +114,11 @@ if not models:
     st.stop()
 with st.expander("Which of the authors' quirks do the pretrained models use?"):
     for m, model in models.items():
-        C.say(E.quirk_sentence(m, asdict(model.config)))
+        C.say(emodels.quirk_sentence(m, asdict(model.config)))
     st.caption("Faithful = as in the authors' code; clean = our switch. Reproduction presets (e.g. `beauty`) use "
                "the faithful choice everywhere; the sample-world checkpoints switch only what is listed as clean.")
 
-kind = st.radio("Map", KINDS, format_func=E.KIND_LABEL.get, key="em_kind", horizontal=True,
+kind = st.radio("Map", KINDS, format_func=emap.KIND_LABEL.get, key="em_kind", horizontal=True,
                 help="UMAP keeps neighbourhoods (precomputed offline); PCA is a linear projection (its axes mean "
                      "something, and new points land exactly).")
 
@@ -124,7 +127,7 @@ st.header("1 · The item map")
 avail_map = [m for m in MAP_METHODS if m in models or m == "sasrec"]
 if st.session_state.get("em_map_method", avail_map[0]) not in avail_map:
     st.warning(f"No pretrained {st.session_state.pop('em_map_method')} model here; showing another map.")
-map_method = st.radio("Item embeddings of", avail_map, format_func=lambda m: E.METHOD_TITLE.get(m, m),
+map_method = st.radio("Item embeddings of", avail_map, format_func=lambda m: emap.METHOD_TITLE.get(m, m),
                       key="em_map_method", horizontal=True,
                       help="SASRec is the non-diffusion reference both papers compare against.")
 try:
@@ -138,21 +141,21 @@ if imap is not None:
     if kind not in imap.kinds():
         st.info("This map has no UMAP layout; showing PCA.")
     mkind = kind if kind in imap.kinds() else "pca"
-    C.chart(E.map_figure(imap, mkind, genres, titles), key="em_map", filename=f"{map_method}_item_map_{mkind}")
-    C.say(E.map_caption(imap, mkind, get_map_stats(map_method, dataset, root)))
-    C.say(E.MAP_NOTE)
-    st.caption("How this map was made: " + E.describe(imap, mkind))
+    C.chart(emap.map_figure(imap, mkind, genres, titles), key="em_map", filename=f"{map_method}_item_map_{mkind}")
+    C.say(emap.map_caption(imap, mkind, get_map_stats(map_method, dataset, root)))
+    C.say(emap.MAP_NOTE)
+    st.caption("How this map was made: " + emap.describe(imap, mkind))
 
 # ---------------------------------------------------------------- model for the generation sections
 st.divider()
 if st.session_state.get("em_method", next(iter(models))) not in models:
     st.warning(f"No pretrained {st.session_state.pop('em_method')} model here; showing {next(iter(models))}.")
-method = st.radio("Model for sections 2–3", list(models), format_func=E.METHOD_TITLE.get, key="em_method",
+method = st.radio("Model for sections 2–3", list(models), format_func=emap.METHOD_TITLE.get, key="em_method",
                   horizontal=True)
 model = models[method]
 results = C.get_results().get("methods", {})
 for m in models:                     # each model's test Recall@20 beside a random ranking's (k / n_items)
-    sentence = E.chance_sentence(m, results.get(m, {}).get("test", {}), split.n_items)
+    sentence = emap.chance_sentence(m, results.get(m, {}).get("test", {}), split.n_items)
     if sentence:
         C.say(sentence)
 gmap, gwarn = get_map(method, dataset, root)
@@ -178,13 +181,13 @@ if t_msg:
 fwd = run_forward(method, dataset, root, int(item), seed)
 a, b = st.columns([3, 2])
 with a:
-    C.chart(E.forward_figure(gmap, gkind, fwd, t, genres, titles), key="em_forward",
+    C.chart(emap.forward_figure(gmap, gkind, fwd, t, genres, titles), key="em_forward",
             filename=f"{method}_forward_item{item}")
 with b:
     C.equation_panel(forward_equation(table_from_betas(model.diffusion.betas.double().numpy()), t), columns=2)
-    C.chart(E.forward_curve(fwd, t), key="em_forward_curve", filename=f"{method}_forward_curve")
-C.say(E.forward_caption(fwd, t, titles, T))
-st.caption("How x_t was placed: " + E.placement_sentence(gkind, float(fwd.cos_to_item[t]), titles[int(item)]))
+    C.chart(emap.forward_curve(fwd, t), key="em_forward_curve", filename=f"{method}_forward_curve")
+C.say(emap.forward_caption(fwd, t, titles, T))
+st.caption("How x_t was placed: " + emap.placement_sentence(gkind, float(fwd.cos_to_item[t]), titles[int(item)]))
 
 
 # ---------------------------------------------------------------- 3. reverse
@@ -202,7 +205,7 @@ def history_controls():
                                                "contains the validation item.")
         items, target = SX.user_history(model, split, user, which)
         C.say(f"User {user} (change it in the sidebar): {len(items)} items in the history, the last "
-              f"{min(len(items), SX.window_len(model))} of which {E.METHOD_TITLE[method]} reads.")
+              f"{min(len(items), SX.window_len(model))} of which {emap.METHOD_TITLE[method]} reads.")
         if not len(items):
             st.info(f"User {user} has no history to condition on; pick another user or build a history.")
             return None
@@ -223,14 +226,14 @@ def history_controls():
         return None
     L = SX.window_len(model)
     if len(check.items) > L:
-        st.caption(f"{E.METHOD_TITLE[method]} reads only the last {L} items of a history.")
+        st.caption(f"{emap.METHOD_TITLE[method]} reads only the last {L} items of a history.")
     return check.items, None, -1
 
 
 st.header("3 · Reverse: generate the next item's embedding")
 C.say("From pure noise x_T the model predicts x̂0 at every step and moves to x_{t−1}. The thin grey path is "
       "the state x_t, the dotted vermillion path the model's prediction x̂0 at each step; faded points resemble no "
-      f"item (best cosine < {E.FADE}), so their map position only says which items they lean towards.")
+      f"item (best cosine < {emap.FADE}), so their map position only says which items they lean towards.")
 hist = history_controls()
 if hist is None:
     st.stop()
@@ -261,22 +264,22 @@ S = traj.n_steps
 step, _ = C.sticky_slider("reverse step", 1, S, key="em_step", default=S,
                           help="1 = the first step from x_T; the last one returns the recommendation.")
 i = step - 1
-C.say(E.reverse_caption(traj, i, target, titles))
+C.say(erev.reverse_caption(traj, i, target, titles))
 a, b = st.columns([3, 2])
 with a:
-    C.chart(E.reverse_figure(gmap, gkind, traj, i, genres, titles, target, items[-SX.window_len(model):]),
+    C.chart(erev.reverse_figure(gmap, gkind, traj, i, genres, titles, target, items[-SX.window_len(model):]),
             key="em_reverse", filename=f"{method}_reverse")
 with b:
-    C.equation_panel(E.reverse_equation(traj, i), columns=2)
+    C.equation_panel(erev.reverse_equation(traj, i), columns=2)
 r1, r2 = st.columns([1, 1])
 with r1:
-    st.dataframe(pd.DataFrame(E.topk_rows(traj, i, titles, target, genres)), hide_index=True, key="em_topk")
+    st.dataframe(pd.DataFrame(erev.topk_rows(traj, i, titles, target, genres)), hide_index=True, key="em_topk")
 with r2:
-    C.chart(E.rank_figure(traj, target, i, titles), key="em_rank", filename=f"{method}_target_rank")
+    C.chart(erev.rank_figure(traj, target, i, titles), key="em_rank", filename=f"{method}_target_rank")
 
 d1, d2, _ = st.columns([1, 1, 3])
 label = f"user{user}" if user >= 0 else "built"
-d1.download_button("trajectory (CSV)", data=lambda: E.trajectory_csv(traj, gmap, gkind, titles, target),
+d1.download_button("trajectory (CSV)", data=lambda: erev.trajectory_csv(traj, gmap, gkind, titles, target),
                    file_name=f"{method}_{label}_trajectory.csv", mime="text/csv", key="em_csv",
                    icon=":material/download:")
 d2.download_button("trajectory (NPZ)", data=lambda: traj.to_npz_bytes(), file_name=f"{method}_{label}_trajectory.npz",
@@ -291,18 +294,18 @@ if "dreamrec" in models:
     sweep = run_sweep(dataset, root, hist_t, ws, seed, int(K), sampler)
     dmap, _ = get_map("dreamrec", dataset, root)
     dkind = kind if kind in dmap.kinds() else "pca"
-    C.chart(E.multiples_figure(dmap, dkind, sweep, [f"w = {v:g}" + (" (slider)" if v == float(w) else "")
+    C.chart(emodels.multiples_figure(dmap, dkind, sweep, [f"w = {v:g}" + (" (slider)" if v == float(w) else "")
                                                     for v in ws], genres, titles, target, cols=3,
                                title="Same x_T, same step noises; only w differs"),
             key="em_multiples", filename="dreamrec_guidance_multiples")
-    C.say(E.guidance_caption(sweep, ws, target, titles))
+    C.say(emodels.guidance_caption(sweep, ws, target, titles))
 
 # ---------------------------------------------------------------- 5. λ
 if "diffurec" in models:
     st.header("5 · DiffuRec: why λ = 0.001 makes the sampler nearly deterministic")
     sens = run_lambda(dataset, root, hist_t, seed, int(K))
-    C.chart(E.lambda_figure(sens, float(lam)), key="em_lambda", filename="diffurec_lambda")
-    C.say(E.lambda_caption(sens, float(lam)))
+    C.chart(emodels.lambda_figure(sens, float(lam)), key="em_lambda", filename="diffurec_lambda")
+    C.say(emodels.lambda_caption(sens, float(lam)))
 
 # ---------------------------------------------------------------- 6. side by side
 if len(models) == 2:
@@ -315,6 +318,6 @@ if len(models) == 2:
             for m in METHODS]
     maps = [get_map(m, dataset, root)[0] for m in METHODS]
     skind = kind if all(kind in mm.kinds() for mm in maps) else "pca"
-    C.chart(E.side_by_side_figure(list(zip(maps, pair)), skind, frac / 100, genres, titles, target),
+    C.chart(emodels.side_by_side_figure(list(zip(maps, pair)), skind, frac / 100, genres, titles, target),
             key="em_side", filename="diffurec_vs_dreamrec")
-    C.say(E.side_by_side_caption(pair, target, titles))
+    C.say(emodels.side_by_side_caption(pair, target, titles))

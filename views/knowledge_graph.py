@@ -10,7 +10,9 @@ from views import _common as C
 from views import page_params
 from ui import data as uidata
 from ui import equations
-from ui import knowledge_graph as K
+from ui import knowledge_graph as kgviews
+from ui import kg_subgraph as kgsub
+from ui import kg_row as kgrow
 from ui.fmt import num, pct
 
 METHOD = "diffkg"
@@ -33,7 +35,7 @@ def kg_analysis(dataset: str, root: str) -> dict:
     if len(names) < E:
         names += [f"entity {e}" for e in range(len(names), E)]
     state = model.kg_state(split)
-    edges = K.edge_table(state, split.kg, info.get("relation_names"), names)
+    edges = kgviews.edge_table(state, split.kg, info.get("relation_names"), names)
     users = np.arange(split.n_users)
     seen_v = torch.from_numpy(split.rows(users, "train") > 0)
     seen_t = seen_v | torch.from_numpy(split.rows(users, "valid") > 0)
@@ -44,8 +46,8 @@ def kg_analysis(dataset: str, root: str) -> dict:
         tops[view] = topk(mask_scores(s, seen_v), 20).numpy()
         m = ranking_metrics(topk(mask_scores(s, seen_t), 20), gt_t, (20,))
         view_metrics[view] = average(m, gt_t.sum(1), "gt")
-    pos, bands = K.entity_order(info.get("entity_types"), E, split.n_items)
-    return {"edges": edges, "truth": K.truth_metrics(edges), "tops": tops, "views": view_metrics, "names": names,
+    pos, bands = kgrow.entity_order(info.get("entity_types"), E, split.n_items)
+    return {"edges": edges, "truth": kgviews.truth_metrics(edges), "tops": tops, "views": view_metrics, "names": names,
             "pos": pos, "bands": bands, "types": info.get("entity_types"), "state": state,
             "cfg": model.config, "T": int(model.n_diffusion_steps())}
 
@@ -95,11 +97,11 @@ wrong_n = int(edges.loc[~edges["inverse"], "wrong"].fillna(0).sum())
 C.say(f"This KG: {len(names):,} entities ({split.n_items:,} items), {n_triples:,} triples over "
       f"{len(split.kg_info.get('relation_names') or [])} relations"
       + (f", of which {wrong_n} ({pct(wrong_n / max(n_triples, 1))}) were injected wrong when the sample world was "
-         "made (the model never sees which)." if K.has_truth(edges) else "."))
-counts = K.kg_counts(edges)
-C.say(K.units_sentence(counts))
-st.caption("The two stages: the **" + K.STAGE_LABELS["rebuilt"] + "** KG, and the **" + K.STAGE_LABELS["denoised"]
-           + "** KG.")
+         "made (the model never sees which)." if kgviews.has_truth(edges) else "."))
+counts = kgviews.kg_counts(edges)
+C.say(kgviews.units_sentence(counts))
+st.caption("The two stages: the **" + kgviews.STAGE_LABELS["rebuilt"] + "** KG, and the **"
+           + kgviews.STAGE_LABELS["denoised"] + "** KG.")
 st.caption(f"Model: `diffkg` checkpoint, T = {T}, rebuild top-{cfg.rebuild_k} per row, keep rate {num(cfg.keep_rate)}, "
            f"CL weight {num(cfg.ssl_reg)}, faithful_bug = {cfg.faithful_bug} "
            + ("(the denoised KG reaches training, as intended)" if not cfg.faithful_bug else
@@ -127,21 +129,21 @@ item = c2.selectbox("item", range(split.n_items), key="kg_item",
 hop = c3.toggle("second hop", key="kg_hop", help="Also show a few other items linked to each neighbour.",
                 disabled=center_kind == "user") if C.advanced() else st.session_state.get("kg_hop", False)
 if center_kind == "user":
-    g = K.subgraph(edges, user, "user", names, A["types"], split.n_items, user_items=profile_items[::-1],
+    g = kgsub.subgraph(edges, user, "user", names, A["types"], split.n_items, user_items=profile_items[::-1],
                    max_items=8, max_neighbours=14)
     title = f"User {user}: the newest {min(len(profile_items), 8)} of {len(profile_items)} training items and the KG"
 else:
-    g = K.subgraph(edges, int(item), "item", names, A["types"], split.n_items, second_hop=3 if hop else 0)
-    title = f"{K.short(names[int(item)], 40)} and its KG neighbours"
-C.chart(K.subgraph_figure(g, title), key="kg_subgraph", filename=f"kg_{center_kind}")
-C.say(K.subgraph_caption(g, len(edges)))
+    g = kgsub.subgraph(edges, int(item), "item", names, A["types"], split.n_items, second_hop=3 if hop else 0)
+    title = f"{kgviews.short(names[int(item)], 40)} and its KG neighbours"
+C.chart(kgsub.subgraph_figure(g, title), key="kg_subgraph", filename=f"kg_{center_kind}")
+C.say(kgsub.subgraph_caption(g, len(edges)))
 st.caption("Colour = relation; line style = the edge's fate in the stored model: solid kept in the denoised KG, "
            "dashed rebuilt but dropped by the random keep step, dotted dropped by the rebuild (the row's top-k did "
            "not pick it). Red ✕ = an injected wrong triple.")
 
 # ---------------------------------------------------------------- 2. an entity's row
 st.header("An entity's KG row, noised and denoised")
-nb_all = K.row_neighbours(edges, int(item))
+nb_all = kgrow.row_neighbours(edges, int(item))
 row_choices = [int(item)] + [int(t) for t in nb_all["tail"]]
 if st.session_state.get("kg_entity") not in row_choices:
     if "kg_entity" in applied:
@@ -152,7 +154,7 @@ with st.container(border=True):
     r1, r2, r3, r4 = st.columns([2.2, 1.8, 1, 1.6])
     types = A["types"] or ["entity"] * len(names)
     entity = r1.selectbox("row of", row_choices, key="kg_entity", help="The chosen item or one of its neighbours.",
-                          format_func=lambda e: f"{K.short(names[e], 36)} ({types[e]})")
+                          format_func=lambda e: f"{kgviews.short(names[e], 36)} ({types[e]})")
     T_prime, tp_msg = C.sticky_slider("T′: noise the row first", 0, T, key="kg_tprime", default=0, container=r2,
                                       help="The authors rebuild from the clean row (T′ = 0).")
     noise = r3.toggle("sampling noise", key="kg_noise", persist_state="session")
@@ -170,18 +172,18 @@ S = traj.n_steps
 step, _ = C.sticky_slider("reverse step", 1, S, key="kg_step", default=S,
                           help="1 = the first reverse step; the last one gives the x̂0 the rebuild ranks.")
 i = step - 1
-neigh = K.row_neighbours(edges, int(entity))
+neigh = kgrow.row_neighbours(edges, int(entity))
 left, right = st.columns([3, 1.5])
 with left:
     scope = st.radio("axis range", ["per step", "whole trajectory"], horizontal=True, key="kg_scope",
                      persist_state="session") if C.advanced() else st.session_state.get("kg_scope", "per step")
-    C.chart(K.row_figure(traj, i, A["pos"], A["bands"], neigh, names, cfg.rebuild_k, scope), key="kg_row",
+    C.chart(kgrow.row_figure(traj, i, A["pos"], A["bands"], neigh, names, cfg.rebuild_k, scope), key="kg_row",
             filename=f"kg_row_{entity}_step{step}")
 with right:
     C.equation_panel(equations.reverse_equation(traj.betas, traj.alphas_cumprod, int(traj.steps[i]),
                                                 sampling_noise=noise), columns=2)
-C.say(K.row_caption(traj, i, neigh, names, cfg.rebuild_k))
-st.dataframe(K.row_table(traj, i, neigh, names), hide_index=True, width="stretch",
+C.say(kgrow.row_caption(traj, i, neigh, names, cfg.rebuild_k))
+st.dataframe(kgrow.row_table(traj, i, neigh, names), hide_index=True, width="stretch",
              column_config={"x̂0 at this step": st.column_config.NumberColumn(format="%.4f")})
 st.caption("Fate in the model: the stored denoised KG was rebuilt from the clean rows (T′ = 0) with the final "
            "denoiser; an edge survives if this row's or the neighbour's top-k picked it and its keep coin came up.")
@@ -193,7 +195,7 @@ if truth:
     with t1:
         st.markdown("**What the rebuild removes** (bars) vs keeping as many triples at random (hatched; whisker: "
                     "90 % of random draws)")
-        C.chart(K.truth_figure(truth), key="kg_truth", filename="kg_truth")
+        C.chart(kgviews.truth_figure(truth), key="kg_truth", filename="kg_truth")
     with t2:
         r = truth["rebuilt"]
         st.metric("wrong triples removed by the rebuild", pct(r.wrong_removed, 1),
@@ -203,10 +205,10 @@ if truth:
                   delta=f"{100 * (r.precision - r.random_precision):+.1f} pts vs random")
         st.metric("recall of the correct triples", pct(r.recall, 1),
                   delta=f"{100 * (r.recall - r.random_recall):+.1f} pts vs random")
-    C.say(K.truth_caption(truth, cfg.keep_rate))
-    st.dataframe(K.truth_table(truth), hide_index=True, width="stretch",
+    C.say(kgviews.truth_caption(truth, cfg.keep_rate))
+    st.dataframe(kgviews.truth_table(truth), hide_index=True, width="stretch",
                  column_config={c: st.column_config.NumberColumn(format="%.3f")
-                                for c in K.truth_table(truth).columns if c not in ("KG", "triples kept", "of")})
+                                for c in kgviews.truth_table(truth).columns if c not in ("KG", "triples kept", "of")})
 else:
     st.info("This data set carries no ground truth for its triples.")
 
@@ -219,25 +221,25 @@ orig, den = A["tops"]["original KG"][user, :Kk], A["tops"]["denoised KG"][user, 
 a, b = st.columns([1.6, 1])
 with a:
     st.markdown(f"**User {user}: top-{Kk} with each KG** (✓ = a held-out item)")
-    st.dataframe(K.topk_table(orig, den, split.item_titles or names, held), hide_index=True, width="stretch")
-    C.say(K.topk_caption(orig, den, held))
+    st.dataframe(kgviews.topk_table(orig, den, split.item_titles or names, held), hide_index=True, width="stretch")
+    C.say(kgviews.topk_caption(orig, den, held))
 with b:
     st.markdown("**DiffKG scored with either KG** (test, all users)")
-    st.dataframe(K.views_table(A["views"]), hide_index=True, width="stretch",
+    st.dataframe(kgviews.views_table(A["views"]), hide_index=True, width="stretch",
                  column_config={c: st.column_config.NumberColumn(format="%.4f") for c in ("recall@20", "ndcg@20")})
     results = C.get_results()
-    mt = K.metrics_table(results, COMPARE, {n: C.method_title(n) for n in COMPARE})
+    mt = kgviews.metrics_table(results, COMPARE, {n: C.method_title(n) for n in COMPARE})
     st.markdown("**DiffKG vs the baselines** (test, selected on validation)")
     if len(mt):
         st.dataframe(mt, hide_index=True, width="stretch",
                      column_config={c: st.column_config.NumberColumn(format="%.4f")
                                     for c in ("test Recall@20", "test NDCG@20", "valid Recall@20")})
-    C.say(K.metrics_caption(mt))
+    C.say(kgviews.metrics_caption(mt))
 st.caption("KG attention (KGAT-style) is DiffKG's own KG encoder and LightGCN without the diffusion and the "
            "contrastive loss; LightGCN uses no KG. The authors' argument-passing bug (issue #10) is the switch "
            "`faithful_bug`: `python -m diffrec_core train --method diffkg --set faithful_bug=true`.")
 
-C.equation_panel(K.diffkg_equation(cfg.e_loss, cfg.rebuild_k, cfg.keep_rate, counts), columns=3)
+C.equation_panel(kgviews.diffkg_equation(cfg.e_loss, cfg.rebuild_k, cfg.keep_rate, counts), columns=3)
 
 # ---------------------------------------------------------------- downloads
 st.subheader("Downloads")
