@@ -1,35 +1,56 @@
 """Our methods against the authors' own training scripts: same data files, same configuration, several seeds.
 
     python benchmarks/side_by_side.py --authors /path/to/DiffRec --seeds 1 2 3
-    python benchmarks/side_by_side.py --authors /path/to/DiffRec --seeds 1 2 3 --max-epochs 40 --json out.json
-    python benchmarks/side_by_side.py --authors /path/to/DiffRec --seeds 1 --max-epochs 5 --ours-only
+    python benchmarks/side_by_side.py --method tdiffrec --authors /path/to/DiffRec --seeds 1 2 3 --max-epochs 10
+    python benchmarks/side_by_side.py --method ldiffrec --authors /path/to/DiffRec --seeds 1 --max-epochs 5 --ours-only
+    python benchmarks/side_by_side.py --method diffkg --authors /path/to/DiffKG --data ../shared/data/recbole_test_kg
     python benchmarks/side_by_side.py --combine ours.json authors.json --save     # into the versioned results file
 
-Where to get the authors' code (never shipped with this project, never downloaded by it):
-``git clone https://github.com/YiyanXu/DiffRec && git -C DiffRec checkout d35a6c6`` - the commit our DiffRec
-family was read against (diffrec_core/methods/diffrec.py). ``--authors`` is that checkout's root (the folder
-holding ``DiffRec/``) or its ``DiffRec/`` folder itself.
+``--method``: diffrec | tdiffrec | ldiffrec | ltdiffrec (github.com/YiyanXu/DiffRec, the commit d35a6c6 our
+DiffRec family was read against; ``--authors`` is that checkout's root or the method's own folder, e.g.
+``T-DiffRec/``) or diffkg (github.com/HKUDS/DiffKG at c924659; benchmarks/sbs_diffkg.py). The authors' code is
+never shipped with this project nor downloaded by it: ``git clone https://github.com/YiyanXu/DiffRec && git -C
+DiffRec checkout d35a6c6``.
 
-What runs. Ours: ``diffrec`` with the ``ml-1m`` preset through the project's pipeline (``load_split``,
-``build_model``, ``fit``), whose protocol switches reproduce the authors' loop (validation every 5 epochs, kept
-epoch on validation Recall@20 as printed, stop when ``epoch - best_epoch >= 20`` before an epoch, metrics over
-all users). Theirs: ``DiffRec/main.py`` with the tuned ML-1M arguments of their README / inference.py, on CPU,
-as a subprocess in a scratch copy under /tmp (``--keep-scratch`` keeps it). Both read the same three ``.npy``
-files of ``--data``. ``--max-epochs`` caps both sides at the same epoch budget (their own ``--epochs`` flag).
+What runs (DiffRec family; DiffKG: benchmarks/sbs_diffkg.py). Ours: the method through the project's pipeline
+(``load_split``, ``build_model``, ``fit``) with the preset whose protocol switches reproduce the authors' loop
+(validation every 5 epochs, kept epoch on validation Recall@20 as printed, stop when ``epoch - best_epoch >= 20``
+before an epoch, metrics over all users). Theirs: the method's ``main.py`` on CPU, as a subprocess in a scratch
+copy under /tmp (``--keep-scratch`` keeps it), with these arguments (:data:`FAMILY`):
 
-Shims, all applied in the scratch copy, none touching the authors' arithmetic:
+* diffrec: the tuned ML-1M arguments of their README / DiffRec/inference.py; ours ``diffrec`` preset ``ml-1m``;
+* tdiffrec: the same diffusion and optimiser settings with T-DiffRec/main.py's default ramp w 0.1 -> 1.0 (the
+  authors released no ML-1M T-DiffRec configuration); ours ``tdiffrec`` preset ``ml-1m`` (the same values). The
+  time order: their data_utils.py ramps over each user's rows of train_list.npy in file order, ours over
+  ``split.train_order``, which for these files is that same file order - the same-files condition holds;
+* ldiffrec: L-DiffRec/inference.py's ML-1M settings and the checkpoint name it loads (lr1 1e-3, lr2 5e-4,
+  2 clusters on item_emb.npy, latent [300], MLP [300], lamda 0.03, T 40); ours ``ldiffrec`` preset ``ml-1m`` with
+  ``cluster_seed`` = the run's seed (their k-means draws its first centres from numpy's generator, which their
+  ``random_seed`` seeds: on both sides the clustering varies with the seed);
+* ltdiffrec: LT-DiffRec/main.py with the L-DiffRec ML-1M arguments and the default ramp w 0.1 -> 1.0 (no ML-1M
+  LT-DiffRec configuration was released); ours ``ldiffrec`` preset ``ml-1m`` with ``time_weights`` on.
+
+Both sides read the same ``.npy`` files of ``--data`` (L-/LT-DiffRec also its ``item_emb.npy``). ``--max-epochs``
+caps both sides at the same epoch budget (their own ``--epochs`` flag).
+
+Shims, all applied in the scratch copy, none touching the authors' arithmetic (sources: benchmarks/sbs_shims.py):
 
 1. seed: ``random_seed = 1`` in main.py becomes ``random_seed = int(os.environ['SIDE_BY_SIDE_SEED'])`` (the line
    is replaced only where it matches exactly once; anything else stops the script);
 2. ``scipy.sparse.csr_matrix.A`` (removed in SciPy 1.14): a ``sitecustomize.py`` on their PYTHONPATH adds it back
    as ``toarray()``;
 3. ``bottleneck``: imported by evaluate_utils.py but never called; an empty module stands in when it is missing;
-4. CPU placement: main.py runs without ``--cuda`` (its own switch; pin_memory then only warns);
-5. their DataLoader's ``num_workers=4`` is kept (worker seeds follow ``random_seed`` through their
+4. ``kmeans_pytorch`` (L-/LT-DiffRec's Autoencoder.py), when missing: a stand-in module doing what the library's
+   0.1.2 ``kmeans`` does (random distinct data points from numpy's generator as first centres, Lloyd iterations,
+   stop when the squared centre shift < tol);
+5. CPU placement: main.py runs without ``--cuda`` (its own switch; pin_memory then only warns);
+6. their DataLoader's ``num_workers=4`` is kept (worker seeds follow ``random_seed`` through their
    ``worker_init_fn``); the model files they ``torch.save`` land in the scratch copy.
 
-Figures printed per seed and as mean ± sd: test Recall/NDCG@10/20 at the validation-selected epoch, the selected
-epoch, the epochs run, seconds per training epoch (theirs: the time between two epoch lines without an evaluation;
+DiffKG's shims (torch_scatter, ``.cuda()``, the data converter) are listed in benchmarks/sbs_diffkg.py.
+
+Figures printed per seed and as mean ± sd: test Recall/NDCG@10/20 at the selected epoch, the selected epoch, the
+epochs run, seconds per training epoch (theirs: the time between two epoch lines without an evaluation;
 ours: ``fit``'s epoch timer), and per metric the difference of the means with its standard error
 ``sqrt(sd_ours^2/n + sd_theirs^2/n)``; "within" means |difference| <= 2 standard errors. The seeds of the two
 sides are different random streams (different code), so only the distributions are compared, never single runs.
@@ -58,38 +79,49 @@ REPO = HERE.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(HERE))
 
+import sbs_shims as shims  # noqa: E402
 from _floor import cpu_model  # noqa: E402
 from diffrec_core import reproduction as repro  # noqa: E402
 
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "diffrec_ml-1m_clean"
 AUTHORS_COMMIT = "d35a6c6"
 AUTHORS_REPO = "github.com/YiyanXu/DiffRec"
-# the methods with an authors' repository this script cannot run yet, and why (kept in the results file)
+# the methods with an authors' repository this script cannot run yet, and why (kept in the results file; the
+# sequential methods' entries belong to benchmarks/side_by_side_seq.py, whose own list wins where it has one)
 NOT_RUN = (
-    {"method": "tdiffrec", "reason": "their T-DiffRec scripts also need kmeans_pytorch and LightGCN item embeddings; "
-                                     "a --method switch is not written yet"},
-    {"method": "ldiffrec", "reason": "their L-/LT-DiffRec scripts also need kmeans_pytorch and LightGCN item "
-                                     "embeddings; a --method switch is not written yet"},
     {"method": "diffurec", "reason": "Amazon Beauty: their data loader reads pickles of their own preprocessing, so "
                                      "the same-files condition needs a converter first"},
     {"method": "dreamrec", "reason": "Amazon Beauty: their data loader reads pickles of their own preprocessing, so "
                                      "the same-files condition needs a converter first"},
-    {"method": "diffkg", "reason": "its Model.py imports torch_scatter and places every tensor with .cuda(): needs a "
-                                   "CPU shim for scatter_sum / scatter_softmax and for the placement"},
 )
 METRICS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
 # DiffRec/main.py arguments of the tuned ML-1M (clean) run (README; inference.py's checkpoint name)
 ML1M_ARGS = ["--dataset=ml-1m_clean", "--lr=0.001", "--weight_decay=0.0", "--batch_size=400", "--dims=[200,600]",
              "--emb_size=10", "--mean_type=x0", "--steps=40", "--noise_scale=0.005", "--noise_min=0.005",
              "--noise_max=0.01", "--sampling_steps=0", "--reweight=1", "--log_name=side_by_side"]
+# T-DiffRec/main.py's default ramp (no ML-1M T-DiffRec configuration was released)
+RAMP_ARGS = ["--w_min=0.1", "--w_max=1.0"]
+# L-DiffRec/main.py arguments of the ML-1M (clean) run: inference.py's settings and its checkpoint name. The
+# item embeddings are read from emb_path + dataset + '/item_emb.npy', so --dataset is the data folder's name.
+L_ML1M_ARGS = ["--dataset={data_name}", "--emb_path={data_parent}/", "--lr1=0.001", "--lr2=0.0005", "--wd1=0.0",
+               "--wd2=0.0", "--batch_size=400", "--n_cate=2", "--in_dims=[300]", "--out_dims=[]", "--lamda=0.03",
+               "--mlp_dims=[300]", "--emb_size=10", "--mean_type=x0", "--steps=40", "--noise_scale=0.005",
+               "--noise_min=0.005", "--noise_max=0.02", "--sampling_steps=0", "--reweight=1",
+               "--log_name=side_by_side"]
+# per method: the authors' folder and arguments, our method, preset and per-run overrides (module docstring)
+FAMILY = {
+    "diffrec": dict(folder="DiffRec", args=ML1M_ARGS, ours="diffrec", preset="ml-1m", overrides={}),
+    # tdiffrec has no ml-1m preset: DiffRec's, with the ramp (the preset name below is the row's label)
+    "tdiffrec": dict(folder="T-DiffRec", args=ML1M_ARGS + RAMP_ARGS, ours="tdiffrec", preset="diffrec ml-1m",
+                     overrides={"base": ("diffrec", "ml-1m"), "w_min": 0.1, "w_max": 1.0}),
+    "ldiffrec": dict(folder="L-DiffRec", args=L_ML1M_ARGS, ours="ldiffrec", preset="ml-1m",
+                     overrides={"cluster_seed": "{seed}"}),
+    "ltdiffrec": dict(folder="LT-DiffRec", args=L_ML1M_ARGS + RAMP_ARGS, ours="ldiffrec", preset="ml-1m",
+                      overrides={"cluster_seed": "{seed}", "time_weights": True, "w_min": 0.1, "w_max": 1.0}),
+}
+METHODS = (*FAMILY, "diffkg")
 SEED_LINE = "random_seed = 1\n"
-SITECUSTOMIZE = '''"""side_by_side.py shim: SciPy >= 1.14 removed csr_matrix.A, which the authors' data loading
-reads."""
-import scipy.sparse as _sp
-for _cls in (_sp.csr_matrix, _sp.coo_matrix, _sp.csc_matrix):
-    if not hasattr(_cls, "A"):
-        _cls.A = property(lambda self: self.toarray())
-'''
+SITECUSTOMIZE = shims.sitecustomize([shims.CSR_A])
 
 
 def log(*a):
@@ -97,40 +129,52 @@ def log(*a):
 
 
 # ------------------------------------------------------------------------------------------------ theirs
-def authors_dir(path: Path) -> Path:
+def authors_dir(path: Path, folder: str = "DiffRec") -> Path:
+    """The method's folder of a YiyanXu/DiffRec checkout (``folder`` is DiffRec, T-DiffRec, L-DiffRec or
+    LT-DiffRec); ``path`` is the checkout's root or that folder itself."""
     path = Path(path).expanduser().resolve()
-    for cand in (path / "DiffRec", path):
-        if (cand / "main.py").is_file() and (cand / "models" / "gaussian_diffusion.py").is_file():
+    for cand in (path / folder, path):
+        if (cand / "main.py").is_file() and (cand / "models" / "gaussian_diffusion.py").is_file() \
+                and cand.name == folder:
             return cand
-    raise SystemExit(f"error: {path} is not a checkout of YiyanXu/DiffRec (no DiffRec/main.py there); get it with "
+    raise SystemExit(f"error: {path} is not a checkout of YiyanXu/DiffRec (no {folder}/main.py there); get it with "
                      f"git clone https://github.com/YiyanXu/DiffRec && git -C DiffRec checkout {AUTHORS_COMMIT}")
 
 
+def _missing(module: str) -> bool:
+    import importlib.util
+    return importlib.util.find_spec(module) is None
+
+
 def scratch_copy(src: Path, root: Path) -> tuple[Path, list]:
-    """Copy the authors' DiffRec folder to ``root`` and apply the shims; returns (folder, the shims applied)."""
-    dst = root / "DiffRec"
+    """Copy the authors' method folder to ``root`` and apply the shims; returns (folder, the shims applied)."""
+    dst = root / src.name
     shutil.copytree(src, dst, ignore=shutil.ignore_patterns("saved_models", "log", "*.pth", "__pycache__"))
-    shims = []
+    shims_applied = []
     main = dst / "main.py"
     text = main.read_text()
     if text.count(SEED_LINE) != 1:
         raise SystemExit(f"error: {main} does not hold the line {SEED_LINE.strip()!r} exactly once; is it the "
                          f"commit {AUTHORS_COMMIT}?")
     main.write_text(text.replace(SEED_LINE, "random_seed = int(os.environ['SIDE_BY_SIDE_SEED'])\n"))
-    shims.append("seed: random_seed read from SIDE_BY_SIDE_SEED")
+    shims_applied.append("seed: random_seed read from SIDE_BY_SIDE_SEED")
     shim = root / "shims"
     shim.mkdir()
     import scipy.sparse as sp
     if not hasattr(sp.csr_matrix, "A"):
         (shim / "sitecustomize.py").write_text(SITECUSTOMIZE)
-        shims.append("csr_matrix.A restored as toarray() (sitecustomize)")
-    try:
-        import bottleneck  # noqa: F401
-    except ImportError:
+        shims_applied.append("csr_matrix.A restored as toarray() (sitecustomize)")
+    if _missing("bottleneck"):
         (shim / "bottleneck.py").write_text('"""Empty stand-in: imported by evaluate_utils.py, never called."""\n')
-        shims.append("empty bottleneck module (imported, unused)")
-    shims.append("CPU placement: run without --cuda")
-    return dst, shims
+        shims_applied.append("empty bottleneck module (imported, unused)")
+    uses_kmeans = "kmeans_pytorch" in "".join(f.read_text() for f in dst.rglob("*.py"))
+    if uses_kmeans and _missing("kmeans_pytorch"):
+        shim_pkg = shim / "kmeans_pytorch"
+        shim_pkg.mkdir()
+        shims.write_module(shim_pkg, "__init__", shims.KMEANS_PYTORCH)
+        shims_applied.append("kmeans_pytorch stand-in: kmeans 0.1.2's algorithm in torch (benchmarks/sbs_shims.py)")
+    shims_applied.append("CPU placement: run without --cuda")
+    return dst, shims_applied
 
 
 _EPOCH = re.compile(r"Runing Epoch (\d+) ")
@@ -143,11 +187,18 @@ def _metrics(m) -> dict:
     return {"recall@10": rec[0], "recall@20": rec[1], "ndcg@10": ndcg[0], "ndcg@20": ndcg[1]}
 
 
-def run_theirs(folder: Path, shim: Path, data: Path, seed: int, max_epochs: int, threads: int) -> dict:
+def their_args(method: str, data: Path) -> list:
+    """The method's main.py arguments (:data:`FAMILY`) for the data folder ``data``."""
+    return [x.format(data_name=data.name, data_parent=data.parent) for x in FAMILY[method]["args"]]
+
+
+def run_theirs(folder: Path, shim: Path, data: Path, seed: int, max_epochs: int, threads: int,
+               method: str = "diffrec") -> dict:
     """One run of their main.py; every stdout line is time-stamped here as it arrives."""
     env = dict(os.environ, SIDE_BY_SIDE_SEED=str(seed), PYTHONPATH=str(shim), OMP_NUM_THREADS=str(threads),
                MKL_NUM_THREADS=str(threads), PYTHONWARNINGS="ignore")
-    cmd = [sys.executable, "-u", "main.py", f"--data_path={data}/", f"--epochs={max_epochs}", *ML1M_ARGS]
+    cmd = [sys.executable, "-u", "main.py", f"--data_path={data}/", f"--epochs={max_epochs}",
+           *their_args(method, data)]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     stamps, lines = [], []
@@ -173,11 +224,27 @@ def run_theirs(folder: Path, shim: Path, data: Path, seed: int, max_epochs: int,
 
 
 # ------------------------------------------------------------------------------------------------ ours
-def run_ours(data: Path, seed: int, max_epochs: int, preset: str) -> dict:
+def our_overrides(method: str, seed: int) -> tuple:
+    """(preset, overrides) of a run: :data:`FAMILY`'s overrides with ``{seed}`` filled in; ``base`` names another
+    method's preset whose values come first (then the preset argument is empty)."""
+    spec = dict(FAMILY[method]["overrides"])
+    values, preset = {}, FAMILY[method]["preset"]
+    if "base" in spec:
+        from diffrec_core import registry
+        base_method, base_preset = spec.pop("base")
+        values, preset = dict(registry.get(base_method).presets[base_preset]), ""
+    values.update({k: (int(v.format(seed=seed)) if isinstance(v, str) else v) for k, v in spec.items()})
+    return preset, values
+
+
+def run_ours(data: Path, seed: int, max_epochs: int, preset: str, method: str = "diffrec") -> dict:
     from diffrec_core.pipeline import build_model, load_split
     from diffrec_core.train import fit
     split = load_split(str(data))
-    model = build_model("diffrec", split, preset=preset, seed=seed)
+    base, overrides = our_overrides(method, seed)
+    if preset != FAMILY[method]["preset"]:       # another preset asked for on the command line: it alone
+        base, overrides = preset, {}
+    model = build_model(FAMILY[method]["ours"], split, preset=base, overrides=overrides, seed=seed)
     t0 = time.perf_counter()
     res = fit(model, split, epochs=max_epochs, seed=seed)
     wall = time.perf_counter() - t0
@@ -224,10 +291,18 @@ def report(ours: list, theirs: list) -> dict:
     return summary
 
 
-def merged_info(infos: list, data_name: str) -> dict:
+def authors_of(method: str) -> dict:
+    """The repository and commit of the authors' code a method's row was run against."""
+    if method == "diffkg":
+        import sbs_diffkg
+        return {"repository": sbs_diffkg.AUTHORS_REPO, "commit": sbs_diffkg.AUTHORS_COMMIT}
+    return {"repository": AUTHORS_REPO, "commit": AUTHORS_COMMIT}
+
+
+def merged_info(infos: list, data_name: str, method: str = "diffrec") -> dict:
     """One description of a run from the info of each process that took part (an --ours-only and an
     --authors-only process, say); the settings that make it one experiment must agree."""
-    for k in ("max_epochs", "preset", "authors_commit", "seeds"):
+    for k in ("max_epochs", "preset", "authors_commit", "seeds", "method"):
         vals = {json.dumps(i.get(k)) for i in infos}
         if len(vals) > 1:
             raise SystemExit(f"error: the runs to combine differ in {k} ({', '.join(sorted(vals))})")
@@ -239,32 +314,46 @@ def merged_info(infos: list, data_name: str) -> dict:
 
     return {"data": one("data") or data_name, "seeds": first.get("seeds"), "budget_epochs": first.get("max_epochs"),
             "preset": first.get("preset"), "date": one("date"), "ours_commit": one("ours_commit"),
-            "authors": {"repository": AUTHORS_REPO, "commit": first.get("authors_commit")},
+            "authors": dict(authors_of(method), commit=first.get("authors_commit")),
             "machine": {"cpu": one("cpu"), "threads": one("threads"), "python": one("python"), "torch": one("torch")},
             "shims": next((i["shims"] for i in infos if i.get("shims")), []),
             "commands": [i["command"] for i in infos if i.get("command")]}
 
 
-def save(path: Path, infos: list, ours: list, theirs: list, data_name: str, note: str = "") -> None:
+def not_run_list(doc, own: tuple = NOT_RUN) -> list:
+    """The file's methods that cannot run yet: for this script's methods (:data:`METHODS`) ``own`` alone (none of
+    them is listed: they all run); for the others the file's entry where it has one (benchmarks/side_by_side_seq.py
+    keeps those), else ``own``'s. ``repro.upsert`` then drops any method that has a row."""
+    have = {n.get("method"): n for n in (doc or {}).get("not_run", [])}
+    kept = [dict(n) for m, n in have.items() if m not in METHODS]
+    return kept + [dict(n) for n in own if n["method"] in METHODS or n["method"] not in have]
+
+
+def save(path: Path, infos: list, ours: list, theirs: list, data_name: str, note: str = "",
+         method: str = "diffrec") -> None:
     """Append this run to the versioned results file (or replace the row of the same method, data and budget)."""
     if not ours or not theirs:
         raise SystemExit("error: --save needs runs of both sides (combine an --ours-only and an --authors-only file)")
-    row = {"method": "diffrec", **merged_info(infos, data_name), "note": note,
+    row = {"method": method, **merged_info(infos, data_name, method), "note": note,
            "runs": {"ours": [repro.run_record(r) for r in ours], "authors": [repro.run_record(r) for r in theirs]}}
     row["summary"] = repro.summarize(row["runs"]["ours"], row["runs"]["authors"])
     doc = repro.load(path) if path.exists() else None
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(repro.dumps(repro.upsert(doc, row, NOT_RUN)))
+    path.write_text(repro.dumps(repro.upsert(doc, row, not_run_list(doc))))
     log(f"saved to {path}")
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--authors", type=Path, help="checkout of github.com/YiyanXu/DiffRec at d35a6c6")
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder with train/valid/test_list.npy")
+    ap.add_argument("--method", choices=METHODS, default="diffrec")
+    ap.add_argument("--authors", type=Path, help="checkout of github.com/YiyanXu/DiffRec at d35a6c6 (diffkg: "
+                                                 "github.com/HKUDS/DiffKG at c924659)")
+    ap.add_argument("--data", type=Path, help="folder with train/valid/test_list.npy (default diffrec_ml-1m_clean; "
+                                              "diffkg: a folder with a knowledge graph, default recbole_test_kg)")
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
-    ap.add_argument("--max-epochs", type=int, default=1000, help="epoch cap, the same on both sides (theirs: 1000)")
-    ap.add_argument("--preset", default="ml-1m", help="our diffrec preset (default ml-1m: the authors' config)")
+    ap.add_argument("--max-epochs", type=int, default=None,
+                    help="epoch cap, the same on both sides (default: theirs, 1000; diffkg 25)")
+    ap.add_argument("--preset", default=None, help="our preset (default: the one running the authors' settings)")
     ap.add_argument("--threads", type=int, default=0, help="torch threads on both sides (0: all cores)")
     ap.add_argument("--ours-only", action="store_true")
     ap.add_argument("--authors-only", action="store_true")
@@ -278,28 +367,36 @@ def main(argv=None) -> int:
                     help="only report: pool the runs of earlier --json files (e.g. one --ours-only and one "
                          "--authors-only process run side by side)")
     a = ap.parse_args(argv)
+    kg = a.method == "diffkg"
+    if kg:
+        import sbs_diffkg as side
     if a.combine:
         files = [json.loads(f.read_text()) for f in a.combine]
         for f in files:
             print(json.dumps(f["info"]))
+        method = files[0]["info"].get("method", "diffrec")
         ours, theirs = [r for f in files for r in f["ours"]], [r for f in files for r in f["authors"]]
         summary = report(ours, theirs)
         if a.save:
-            save(a.save, [f["info"] for f in files], ours, theirs, a.data.name, a.note)
+            save(a.save, [f["info"] for f in files], ours, theirs, files[0]["info"].get("data", ""), a.note,
+                 method)
         if a.json:
             a.json.write_text(json.dumps({"info": [f["info"] for f in files], "summary": summary}, indent=1))
         return 0
-    if not (a.data / "train_list.npy").is_file():
-        raise SystemExit(f"error: {a.data} holds no train_list.npy (see ../shared/data/README.md)")
+    data = a.data or (side.DEFAULT_DATA if kg else DEFAULT_DATA)
+    preset = a.preset or (side.PRESET if kg else FAMILY[a.method]["preset"])
+    max_epochs = a.max_epochs or (side.EPOCHS if kg else 1000)
+    if not kg and not (data / "train_list.npy").is_file():
+        raise SystemExit(f"error: {data} holds no train_list.npy (see ../shared/data/README.md)")
     if len(a.seeds) < 3:
         log("note: fewer than 3 seeds - the spread (and so 'within') is not meaningful")
     import torch
     threads = a.threads or os.cpu_count() or 1
     torch.set_num_threads(threads)
     info = {"date": time.strftime("%Y-%m-%d"), "cpu": cpu_model(), "threads": threads, "python":
-            platform.python_version(), "torch": torch.__version__, "seeds": a.seeds, "max_epochs": a.max_epochs,
-            "command": " ".join(sys.argv), "authors_commit": AUTHORS_COMMIT, "preset": a.preset,
-            "data": a.data.name}
+            platform.python_version(), "torch": torch.__version__, "seeds": a.seeds, "max_epochs": max_epochs,
+            "command": " ".join(sys.argv), "authors_commit": authors_of(a.method)["commit"], "preset": preset,
+            "data": data.name, "method": a.method}
     try:
         info["ours_commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
                                              text=True).stdout.strip()
@@ -315,19 +412,28 @@ def main(argv=None) -> int:
         if not a.ours_only:
             if a.authors is None:
                 raise SystemExit("error: --authors PATH is needed (or --ours-only)")
-            src = authors_dir(a.authors)
             scratch = Path(tempfile.mkdtemp(prefix="side_by_side_", dir="/tmp"))
-            folder, shims = scratch_copy(src, scratch)
-            info["shims"] = shims
-            log("shims: " + "; ".join(shims))
+            if kg:
+                folder, applied = side.scratch_copy(side.authors_dir(a.authors), scratch, data.resolve())
+            else:
+                folder, applied = scratch_copy(authors_dir(a.authors, FAMILY[a.method]["folder"]), scratch)
+            info["shims"] = applied
+            log("shims: " + "; ".join(applied))
             for s in a.seeds:
                 log(f"authors, seed {s} ...")
-                theirs.append(run_theirs(folder, scratch / "shims", a.data.resolve(), s, a.max_epochs, threads))
+                if kg:
+                    theirs.append(side.run_theirs(folder, scratch / "shims", s, max_epochs, threads))
+                else:
+                    theirs.append(run_theirs(folder, scratch / "shims", data.resolve(), s, max_epochs, threads,
+                                             a.method))
                 log(f"  {theirs[-1]}")
         if not a.authors_only:
             for s in a.seeds:
                 log(f"ours, seed {s} ...")
-                ours.append(run_ours(a.data.resolve(), s, a.max_epochs, a.preset))
+                if kg:
+                    ours.append(side.run_ours(data.resolve(), s, max_epochs, preset))
+                else:
+                    ours.append(run_ours(data.resolve(), s, max_epochs, preset, a.method))
                 log(f"  {ours[-1]}")
     finally:
         if scratch is not None and not a.keep_scratch:
@@ -335,7 +441,7 @@ def main(argv=None) -> int:
     print(json.dumps({k: v for k, v in info.items() if k != "shims"}))
     summary = report(ours, theirs)
     if a.save:
-        save(a.save, [info], ours, theirs, a.data.name, a.note)
+        save(a.save, [info], ours, theirs, data.name, a.note, a.method)
     if a.json:
         a.json.write_text(json.dumps({"info": info, "ours": ours, "authors": theirs, "summary": summary}, indent=1))
     return 0
