@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
 import sys
 import time
@@ -26,13 +27,13 @@ from pathlib import Path
 
 import torch
 
-from . import checkpoint, precision, registry
+from . import checkpoint, distributed, precision, registry
 from .errors import DiffRecError
 from .methods.base import ConfigError
 from .paths import SAMPLE_DATA
 from .pipeline import (TEACHING, build_model, instantiate, load_split, make_config, pick_device, pretrain_all,
                        pretrain_teaching, split_how)
-from .train import evaluate, fit
+from .train import evaluate
 
 SESSIONS_HELP = """\
 Reranking methods (dcdr and the rerank_* baselines; see `methods`) train on logged reranking sessions. --data
@@ -210,6 +211,9 @@ def _progress(stream):
 
 def cmd_train(a) -> int:
     a.precision = precision.check(a.precision, a.method)     # ConfigError: one line, exit 2
+    if distributed.env_world().world_size > 1 and _needs_lists(a.method):
+        return _error(f"{a.method} trains one reranking list at a time on the CPU; it has no batches to share "
+                      "between ranks: run it without torchrun")
     if _needs_lists(a.method):
         with _one_thread():
             return _train_lists(a)
@@ -218,6 +222,16 @@ def cmd_train(a) -> int:
     device = pick_device(a.device)
     if a.epochs is not None and a.epochs < 0:
         raise ConfigError(f"--epochs must be >= 0, got {a.epochs}")
+    with distributed.process_group(device):      # under torchrun: one rank of a data-parallel run
+        return _train_model(a, distributed.device_for(device))
+
+
+def _train_model(a, device) -> int:
+    """train for the interaction, sequence and KG methods; under torchrun every rank runs this, rank 0 prints
+    and writes (diffrec_core/distributed.py)."""
+    from .distributed_train import RankTrainer
+    main = distributed.is_main()
+    log = sys.stderr if main else io.StringIO()      # the other ranks' progress goes nowhere
     t_load = time.perf_counter()
     try:
         how = split_how(a.method)  # leave-one-out for sequence methods (docs/methods.md §3.4)
@@ -231,11 +245,21 @@ def cmd_train(a) -> int:
     except (KeyError, ConfigError, ValueError) as e:
         print(f"error: {e.args[0] if e.args else e}", file=sys.stderr)
         return 2
+    w = distributed.world()
+    ranks = f", {w.world_size} ranks ({w.backend})" if w.world_size > 1 else ""
     print(f"{a.method} on {split.name}: {split.n_users} users x {split.n_items} items, "
-          f"{model.n_parameters():,} parameters, device {device}", file=sys.stderr)
-    res = fit(model, split, epochs=a.epochs, seed=a.seed, progress=None if a.quiet else _progress(sys.stderr),
-              precision=a.precision)
-    print(f"\n{res.stopped}; best validation epoch {res.best_epoch}", file=sys.stderr)
+          f"{model.n_parameters():,} parameters, device {device}{ranks}", file=log)
+    state_dir = (Path(a.out) / "train_state") if a.out and a.state_every else None
+    trainer = RankTrainer(model, split, seed=a.seed, epochs=a.epochs, precision=a.precision,
+                          progress=None if a.quiet else _progress(log), state_dir=state_dir, state_every=a.state_every)
+    if a.resume:
+        trainer.resume(a.resume)
+    while not trainer.done:
+        trainer.step()
+    res = trainer.result
+    print(f"\n{res.stopped}; best validation epoch {res.best_epoch}", file=log)
+    if not main:
+        return 0
     if a.out:
         checkpoint.save(model, a.out, split.name, {"valid": res.valid, "test": res.test, "best_epoch": res.best_epoch})
         print(f"checkpoint written to {a.out}", file=sys.stderr)
@@ -250,6 +274,8 @@ def cmd_train(a) -> int:
         "epoch_seconds": [round(s, 3) for s in res.epoch_seconds],
         "eval_pass_seconds": [round(s, 3) for s in res.eval_pass_seconds],
     }
+    if w.world_size > 1:
+        out["ranks"] = w.world_size
     if a.json:
         print(json.dumps(out))
     else:
@@ -402,7 +428,13 @@ def main(argv=None) -> int:
     t.add_argument("--seed", type=int, default=1)
     t.add_argument("--precision", default="fp32", help="fp32 (default) | bf16: network forward passes under "
                                                        "bfloat16 autocast (the DiffRec family; see precision.py)")
-    t.add_argument("--out", default=None, help="write a checkpoint directory here")
+    t.add_argument("--out", default=None, help="write a checkpoint directory here (with --state-every also its "
+                                               "resumable training state, in <out>/train_state)")
+    t.add_argument("--state-every", type=int, default=0, metavar="N",
+                   help="with --out: also write the resumable training state every N epochs (default 0: never)")
+    t.add_argument("--resume", default=None, metavar="PATH",
+                   help="continue from a training state (<out>/train_state of an earlier run): weights, optimiser "
+                        "state, epoch, kept epoch; the same method, data and settings")
     t.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     t.add_argument("--sessions", type=int, default=None, metavar="N", help="reranking methods: score only the first "
                                                                         "N validation and test sessions (default all)")

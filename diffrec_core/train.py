@@ -30,6 +30,7 @@ from typing import Callable, Dict, Optional
 import numpy as np
 import torch
 
+from . import distributed
 from . import precision as _precision
 from .data.dataset import Split
 from .metrics import average, mask_scores, ranking_metrics, topk
@@ -211,7 +212,7 @@ def evaluate(model: Recommender, split: Split, which=("valid", "test"), ks=None,
         with amp:
             return model.score(split, users, w, with_padding=True) if with_pad else model.score(split, users, w)
 
-    for i in range(0, split.n_users, batch_size):
+    for i in distributed.eval_starts(split.n_users, batch_size):     # under torchrun: this rank's batches
         users = users_all[i:i + batch_size]
         shared = None if model.test_uses_valid else scores(users, which[0])
         for w in which:
@@ -228,6 +229,7 @@ def evaluate(model: Recommender, split: Split, which=("valid", "test"), ks=None,
             for k, v in m.items():
                 per[w].setdefault(k, []).append(v)
             ngt[w].append(gt.sum(1))
+    per, ngt = distributed.gather_eval(per, ngt, split.n_users, batch_size)    # every rank: all users, id order
     return {w: reduce_metrics({k: torch.cat(v) for k, v in per[w].items()}, torch.cat(ngt[w]), denominator,
                               batch_mean, drop_last)
             for w in which}

@@ -71,6 +71,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from .. import distributed
 from ..data.dataset import Split
 from ..diffusion import GaussianDiffusion, ScheduleConfig
 from ..registry import MethodSpec, register
@@ -218,7 +219,7 @@ class DiffKG(KGRecommender):
         tot = {"diff": 0.0, "ckgc": 0.0}
         nb = 0
         for s in range(0, len(order), bs):
-            b = order[s:s + bs]
+            b = distributed.shard(order[s:s + bs])     # under torchrun: this rank's rows of the batch
             x0 = self.kg_rows(split, b)
             out = self.diffusion.training_loss(self.denoiser, x0, generator=generator)
             diff = out["loss"].mean()
@@ -291,13 +292,14 @@ class DiffKG(KGRecommender):
         negs = sample_negatives(split.train, users, rng)               # 1. negative sampling
         stats = self.diffusion_epoch(split, generator, rng)            # 2. diffusion pass
         stats.update(self.rebuild(split, generator))                   # 3. KG rebuild
+        distributed.broadcast_state(self)        # under torchrun: every rank trains on rank 0's rebuilt KG
         view1 = self.kg_sampled if c.faithful_bug else self.kg_denoised   # the issue-#10 bug: original KG twice
 
         def loss_fn(u, p, n):                                          # 4. BPR + CL
             u1, i1 = self.encode(split, view1, dropout=True)
             u2, i2 = self.encode(split, self.kg_sampled, dropout=True)
             ub, ib = (u1, i1) if int(c.cl_pattern) == 0 else (u2, i2)
-            bpr = bpr_loss(ub[u], ib[p], ib[n], float(c.batch_size))
+            bpr = bpr_loss(ub[u], ib[p], ib[n], distributed.shard_denominator(float(c.batch_size)))
             reg = c.reg * self.reg_loss()
             # Main.py: contrastLoss(anchor view, other view, nodes) for users and positive items; the anchor is
             # the original KG ('original'), or the forward pass BPR does not read ('non_bpr', the authors' order)

@@ -17,6 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from .. import distributed
 from ..data.dataset import Split, dense_rows
 from ..diffusion import GaussianDiffusion, ScheduleConfig
 from ..diffusion.rng import MIN_SPLIT
@@ -136,7 +137,7 @@ class DiffRec(Recommender):
             # follow its layout, and CPU BLAS writes the (B, I) output of the last layer about 1.3x faster that
             # way (DNN.forward). Small batches (the sample world) keep the row order, so their draws - and the
             # pretrained checkpoints - stay as they were
-            batch = users[i:i + bs]
+            batch = distributed.shard(users[i:i + bs])     # this rank's rows of the global batch
             x = self.diffused_rows(split, batch, col_major=len(batch) * split.n_items >= MIN_SPLIT)
             loss = self.diffusion.training_loss(self.net, x, generator=generator)["loss"].mean()
             opt.zero_grad(set_to_none=True)

@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import distributed
 from ..data.dataset import Split
 from .base import Recommender, make_adamw
 
@@ -371,7 +372,7 @@ class KGRecommender(Recommender):
         nb = 0
         dev = self.device
         for s in range(0, len(order), bs):
-            o = order[s:s + bs]
+            o = distributed.shard(order[s:s + bs])     # under torchrun: this rank's pairs of the batch
             u, p, n = (torch.from_numpy(a[o]).to(dev) for a in (users, items, negs))
             loss, parts = loss_fn(u, p, n)
             opt.zero_grad(set_to_none=True)
@@ -391,7 +392,7 @@ class KGRecommender(Recommender):
 
         def loss_fn(u, p, n):
             ue, ie = self.encode(split, self.kg_sampled, dropout=True)
-            bpr = bpr_loss(ue[u], ie[p], ie[n], float(c.batch_size))
+            bpr = bpr_loss(ue[u], ie[p], ie[n], distributed.shard_denominator(float(c.batch_size)))
             reg = c.reg * self.reg_loss()
             loss = bpr + reg
             return loss, {"loss": float(loss.detach()), "bpr": float(bpr.detach())}

@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from scipy.sparse.linalg import svds
 from torch import nn
 
+from .. import distributed
 from ..data.dataset import Split
 from ..diffusion import GaussianDiffusion, ScheduleConfig
 from ..registry import MethodSpec, register
@@ -449,7 +450,7 @@ class LDiffRec(Recommender):
         sums = {"loss": 0.0, "elbo": 0.0, "nll": 0.0, "kl": 0.0}
         n, last = 0, {}
         for i in range(0, len(users), bs):
-            x = self.rows(split, users[i:i + bs])
+            x = self.rows(split, distributed.shard(users[i:i + bs]))     # this rank's rows of the batch
             last = self.batch_loss(x, generator)
             opt1.zero_grad(set_to_none=True)
             opt2.zero_grad(set_to_none=True)

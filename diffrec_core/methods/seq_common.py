@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import distributed
 from ..data.dataset import Split
 from .base import Recommender, build_trajectory
 
@@ -143,11 +144,11 @@ def epoch_batches(n: int, batch_size: int, rng: np.random.Generator, mode: str =
     ``sample(n=bs)`` without replacement inside the batch but with replacement across batches."""
     if mode == "sample":
         for _ in range(max(1, n // batch_size)):
-            yield rng.choice(n, size=min(batch_size, n), replace=False)
+            yield distributed.shard(rng.choice(n, size=min(batch_size, n), replace=False))
     elif mode == "shuffle":
         perm = rng.permutation(n)
         for i in range(0, n, batch_size):
-            yield perm[i:i + batch_size]
+            yield distributed.shard(perm[i:i + batch_size])     # under torchrun: this rank's rows of it
     else:
         raise ValueError("epoch_mode must be 'shuffle' or 'sample'")
 
