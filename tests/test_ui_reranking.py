@@ -179,7 +179,7 @@ def test_builders_on_a_real_pretrained_run():
         m = models[key]
         req = data.request(3500)
         run = m.run(req, beam=4)
-        tr = run_to_trajectory(run, m.schedule_arrays(req.L))
+        tr = run_to_trajectory(run, m.list_schedule(req.L))
         rows = R.grid_rows(tr)
         assert len(rows) == run.n_steps + 2 and rows[-1]["items"] == req.items(run.output).tolist()
         fig = R.steps_figure(tr, data.titles, data.item_genre, data.genres, current=1)

@@ -23,9 +23,7 @@ REVERSE = {"all_T": "all T steps (authors)", "from_T_prime": "only T′ steps (c
 @st.cache_resource(show_spinner="Rebuilding the denoised KG once for this model…")
 def kg_analysis(dataset: str, root: str) -> dict:
     """Everything on this page that depends only on the model: computed once per checkpoint, shared, read-only."""
-    import torch
-
-    from diffrec_core.metrics import average, mask_scores, ranking_metrics, topk
+    from diffrec_core.kg_eval import kg_view_metrics
 
     model = C.load_model(METHOD, dataset, root)
     split = C.get_split(dataset)
@@ -36,16 +34,7 @@ def kg_analysis(dataset: str, root: str) -> dict:
         names += [f"entity {e}" for e in range(len(names), E)]
     state = model.kg_state(split)
     edges = kgviews.edge_table(state, split.kg, info.get("relation_names"), names)
-    users = np.arange(split.n_users)
-    seen_v = torch.from_numpy(split.rows(users, "train") > 0)
-    seen_t = seen_v | torch.from_numpy(split.rows(users, "valid") > 0)
-    gt_t = torch.from_numpy(split.rows(users, "test") > 0)
-    tops, view_metrics = {}, {}
-    for view, mask in (("original KG", model.kg_sampled), ("denoised KG", model.kg_denoised)):
-        s = model.score(split, users, "valid", mask=mask)
-        tops[view] = topk(mask_scores(s, seen_v), 20).numpy()
-        m = ranking_metrics(topk(mask_scores(s, seen_t), 20), gt_t, (20,))
-        view_metrics[view] = average(m, gt_t.sum(1), "gt")
+    tops, view_metrics = kg_view_metrics(model, split, 20)
     pos, bands = kgrow.entity_order(info.get("entity_types"), E, split.n_items)
     return {"edges": edges, "truth": kgviews.truth_metrics(edges), "tops": tops, "views": view_metrics, "names": names,
             "pos": pos, "bands": bands, "types": info.get("entity_types"), "state": state,

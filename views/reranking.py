@@ -45,44 +45,11 @@ def get_benchmark(root: str) -> dict:
 @st.cache_data(show_spinner=False, max_entries=256)
 def rerank_all(root: str, session: int, items: tuple, variant: str, steps: int, beam: int, condition: str):
     """Every reranker on one list (milliseconds; cached so that stepping through the run costs nothing)."""
-    from diffrec_core.methods.dcdr import run_to_trajectory
-    from diffrec_core.methods.rerank_baselines import BASELINE_TITLES
-    from diffrec_core.rerank import Request
+    from diffrec_core import rerank_harness
 
     data, sim = get_data()
     models, _ = _models(root)
-    cands = data.cands[session]
-    index = {int(it): i for i, it in enumerate(cands)}
-    req = Request(int(data.users[session]), cands, [index[it] for it in items], session=session)
-    main = models.get(f"dcdr_{variant.lower()}") or models["dcdr_p"]
-    run = main.run(req, steps=steps, beam=beam, condition=condition)
-    traj = run_to_trajectory(run, main.schedule_arrays(req.L))
-    ev = models["dcdr_p"]
-
-    def entry(lst):
-        it = req.items(lst)
-        return {"items": it.tolist(), "utility": sim.utility(req.user, it),
-                "u_hat": float(ev.utility_hat(ev.evaluator_scores(req, np.asarray(lst)[None]))[0])}
-
-    entries = {"_input": entry(req.init), "input list (no reranking)": entry(req.init)}
-    for v in ("P", "T"):
-        m = models.get(f"dcdr_{v.lower()}")
-        if m is None:
-            continue
-        out = run.output if m is main else m.run(req, steps=min(steps, m.config.steps), beam=beam,
-                                                  condition=condition).output
-        entries[f"DCDR-{v}"] = entry(out)
-    for name, title in BASELINE_TITLES.items():
-        if name in models and name != "rerank_ranker":
-            entries[title] = entry(models[name].rerank(req))
-    best_same = sim.best(req.user, req.items(), req.L)
-    best_all = sim.best(req.user, cands, req.L)
-    entries["best order of these items (ground truth)"] = {**entry([index[int(i)] for i in best_same])}
-    entries["best list of all candidates (ground truth)"] = {**entry([index[int(i)] for i in best_all])}
-    scores = models["rerank_greedy"].item_scores(req) if "rerank_greedy" in models else None
-    return {"traj": traj, "entries": entries, "output": req.items(run.output).tolist(),
-            "item_scores": None if scores is None else {int(it): float(s) for it, s in zip(req.items(), scores)},
-            "truth": sim.relevance(req.user, cands).tolist()}
+    return rerank_harness.rerank_all(models, data, sim, session, items, variant, steps, beam, condition)
 
 
 def _reset_step():

@@ -500,7 +500,10 @@ class DCDR(ListModel):
         return self.run(req, **opts).output
 
     # -- the shared record -------------------------------------------------------------------------------------
-    def schedule_arrays(self, L: int) -> Tuple[np.ndarray, np.ndarray]:
+    def list_schedule(self, L: int) -> Tuple[np.ndarray, np.ndarray]:
+        """(betas, the cumulative keep probability) of a list of length ``L``: what a Trajectory records as its
+        schedule. Not ``diffusion.schedule_arrays`` (the Gaussian coefficients): DCDR corrupts by swaps, and
+        DCDR-P's per-step keep probability depends on the list length."""
         b = np.asarray(self.noise.betas, dtype=np.float64)
         keep = 1.0 - b * (2.0 / max(L, 2)) if self.variant == "P" else 1.0 - b
         return b, np.cumprod(keep)
@@ -509,7 +512,7 @@ class DCDR(ListModel):
         """A :class:`Trajectory` of one reranking run (or pass a finished :class:`DCDRRun`); see the module
         docstring for the mapping. ``opts``: steps, beam, condition."""
         run = req if isinstance(req, DCDRRun) else self.run(req, **opts)
-        return run_to_trajectory(run, self.schedule_arrays(run.request.L), self.name)
+        return run_to_trajectory(run, self.list_schedule(run.request.L), self.name)
 
 
 def run_to_trajectory(run: DCDRRun, schedule, method: str = "dcdr") -> Trajectory:
