@@ -609,6 +609,29 @@ def sort_rows(rows: Sequence[dict]) -> List[dict]:
     return sorted(rows, key=key)
 
 
+
+def ranking(results: Mapping, methods: Optional[Sequence[str]] = None, metric: Optional[str] = None,
+            protocol: Optional[str] = None, which: str = "test") -> List[dict]:
+    """The one ranking of a results table that every page states: the rows of one protocol group that ran
+    (``methods``: only these), best mean ``metric`` first (the protocol's primary metric by default), ties by
+    method name, rows without the metric last. Each entry: method, title, kind, mean, std (NaN with one seed),
+    n_seeds. ``protocol`` defaults to the group of the first listed method that ran (else the first group), so a
+    ranking never mixes protocols."""
+    have = groups(results)
+    wanted = None if methods is None else list(methods)
+    if protocol is None:
+        proto_of = {r["method"]: how for how, rows in have.items() for r in rows}
+        protocol = next((proto_of[m] for m in (wanted or []) if m in proto_of), next(iter(have), None))
+    if protocol is None:
+        return []
+    m = metric or protocol_of(protocol).primary
+    rows = [r for r in have.get(protocol, []) if wanted is None or r["method"] in wanted]
+    out = [{"method": r["method"], "title": r.get("title", r["method"]), "kind": r.get("kind", ""),
+            "protocol": protocol, "metric": m, "mean": mean(r, m, which), "std": std(r, m, which),
+            "n_seeds": int(r.get("n_seeds", 0))} for r in rows]
+    return sorted(out, key=lambda e: (math.isnan(e["mean"]), -e["mean"] if not math.isnan(e["mean"]) else 0.0,
+                                      e["method"]))
+
 def groups(results: Mapping) -> Dict[str, List[dict]]:
     """Rows that ran, by protocol: the only sets that may be ranked against each other."""
     out: Dict[str, List[dict]] = {}

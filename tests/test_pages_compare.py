@@ -169,6 +169,25 @@ def test_same_user_section_shows_the_sidebar_user():
     assert diffrec_items(at) == sorted(int(i) for i in X.trajectory("diffrec", "sample", 8, 0, 10).topk[-1, 0])
     assert diffrec_items(at) != want, "users 7 and 8 get different DiffRec lists in the sample world"
 
+
+def test_the_knowledge_graph_page_and_compare_state_one_ranking():
+    """Both pages read the sample world's comparison through diffrec_core.compare.ranking: the KG page's DiffKG /
+    KG attention / LightGCN order is the Compare table's order of those methods, and its sentence names the same
+    first method."""
+    from views.knowledge_graph import COMPARE
+
+    cmp_at = page("compare").run()
+    no_exception(cmp_at)
+    cmp_table = frame_with(cmp_at, "kind")
+    from views import _common as C
+    wanted = [C.method_title(m) for m in COMPARE]
+    cmp_order = [m for m in cmp_table["method"].tolist() if m in wanted]
+    kg_at = page("knowledge_graph").run()
+    no_exception(kg_at)
+    kg_table = frame_with(kg_at, "± sd")
+    assert kg_table["method"].tolist() == cmp_order and len(cmp_order) == len(COMPARE)
+    assert f"{cmp_order[0]} ranks first" in texts(kg_at)
+
 def test_papers_numbers_are_labelled():
     at = page("compare").run()
     papers = frame_with(at, "caveats")

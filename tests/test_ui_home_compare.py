@@ -145,6 +145,35 @@ def test_table_frame_holds_one_protocol_sorted_by_the_metric():
     assert nr["method"].tolist() == ["Mult-VAE"] and nr.loc[0, "status"] == "not run (budget)"
 
 
+
+def test_one_ranking_for_every_page_and_its_sentence():
+    """core.ranking is the order the table, the bars and the Knowledge-graph page state; the sentence follows it."""
+    import copy
+
+    from diffrec_core import compare as core
+
+    res = harness_results()
+    ranked = core.ranking(res, ["ldiffrec", "ease", "diffrec"], "recall@20")
+    assert [e["method"] for e in ranked] == ["diffrec", "ease", "ldiffrec"]
+    assert [e["method"] for e in core.ranking(res, ["sasrec", "dreamrec"])] == ["sasrec", "dreamrec"]
+    assert {e["protocol"] for e in core.ranking(res, ["diffrec", "sasrec"])} == {"chrono"}      # never mixed
+    table_order = compare.table_frame(res, "chrono", "recall@20")["key"].tolist()
+    assert [m for m in table_order if m in ("ldiffrec", "ease", "diffrec")] == [e["method"] for e in ranked]
+    s = compare.ranking_sentence(ranked, res)
+    assert s.startswith("On ") and "mean of 3 seeds" in s and "DiffRec ranks first" in s
+    assert "more than their spread" in s
+    wide = copy.deepcopy(res)
+    for r in wide["rows"]:
+        if r["method"] in ("diffrec", "ease"):
+            r["test"]["recall@20"]["std"] = 0.02
+    assert "cannot tell the two apart" in compare.ranking_sentence(core.ranking(wide, ["diffrec", "ease"]), wide)
+    swapped = copy.deepcopy(res)
+    next(r for r in swapped["rows"] if r["method"] == "ease")["test"]["recall@20"]["mean"] = 0.5
+    again = core.ranking(swapped, ["ldiffrec", "ease", "diffrec"], "recall@20")
+    assert again[0]["method"] == "ease" and "EASE ranks first" in compare.ranking_sentence(again, swapped)
+    assert compare.ranking_frame(again)["method"].tolist()[0] == "EASE"
+    assert "has a result" in compare.ranking_sentence([], res)
+
 def test_bars_and_cost_figures_show_the_spread_and_the_cost():
     res = harness_results()
     df = compare.table_frame(res, "chrono", "recall@20")

@@ -66,10 +66,41 @@ def table_frame(results: Mapping, protocol: str, metric: str = "recall@20", page
         row["page"] = (page_urls or {}).get(r.get("page"))
         row["key"] = r["method"]
         rows.append(row)
-    df = pd.DataFrame(rows)
-    if len(df):
-        df = df.sort_values(metric_label(metric), ascending=False, na_position="last").reset_index(drop=True)
-    return df
+    order = {e["method"]: i for i, e in enumerate(core.ranking(results, metric=metric, protocol=protocol))}
+    rows.sort(key=lambda row: order.get(row["key"], len(order)))          # the one ranking (core.ranking)
+    return pd.DataFrame(rows)
+
+
+def ranking_frame(ranked: list) -> pd.DataFrame:
+    """``core.ranking``'s entries as a table, best first: what a page shows beside its sentence."""
+    name = metric_label(ranked[0]["metric"]) if ranked else "metric"
+    return pd.DataFrame([{"rank": i + 1, "method": e["title"], f"test {name}": e["mean"],
+                          "± sd": None if math.isnan(e["std"]) else e["std"], "seeds": e["n_seeds"]}
+                         for i, e in enumerate(ranked)])
+
+
+def ranking_sentence(ranked: list, results: Mapping) -> str:
+    """The ranking in words, with whether the first two can be told apart (the verdict's rule: a gap within the
+    sum of their spreads over seeds cannot). Computed from ``core.ranking``; empty list: says so."""
+    if not ranked:
+        return "None of these methods has a result in the comparison."
+    name = metric_label(ranked[0]["metric"])
+    n = max(e["n_seeds"] for e in ranked)
+    pm = lambda e: f"{e['mean']:.4f}" + ("" if math.isnan(e["std"]) else f" ± {e['std']:.4f}")   # noqa: E731
+    s = (f"On {results.get('data', 'this data')} ({'mean of ' + str(n) + ' seeds ± sd' if n > 1 else 'one seed'}, "
+         f"test {name}): " + ", ".join(f"{e['title']} {pm(e)}" for e in ranked) + ".")
+    if len(ranked) < 2:
+        return s
+    a, b = ranked[0], ranked[1]
+    gap = a["mean"] - b["mean"]
+    if n > 1 and not (math.isnan(a["std"]) or math.isnan(b["std"])):
+        spread = a["std"] + b["std"]
+        s += (f" {a['title']} ranks first, {gap:.4f} ahead of {b['title']}, "
+              + (f"within their spread over seeds ({spread:.4f}): these seeds cannot tell the two apart."
+                 if gap <= spread else f"more than their spread over seeds ({spread:.4f})."))
+    else:
+        s += f" {a['title']} ranks first, {gap:.4f} ahead of {b['title']}; one seed, so the gap may be noise."
+    return s
 
 
 def _status_frame(results: Mapping, which: tuple) -> pd.DataFrame:

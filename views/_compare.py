@@ -54,6 +54,20 @@ def results(path: str) -> dict:
     return load_results(path, Path(path).stat().st_mtime)
 
 
+
+def sample_comparison() -> dict:
+    """The sample world's comparison every page ranks from: the precomputed one (several seeds) where it exists,
+    else ``pretrained/results.json`` (one seed) in the same schema. The Compare page's first table and the
+    Knowledge-graph page's ranking both read it through ``diffrec_core.compare.ranking``."""
+    from ui import compare as compare_ui
+
+    path = available_results().get(RESULTS[0][0])
+    if path:
+        return results(path)
+    specs = {s.name: s for s in C.method_specs()}
+    return compare_ui.from_pretrained(C.get_results(), {k: s.title for k, s in specs.items()},
+                                      {k: s.kind for k, s in specs.items()})
+
 def step_methods() -> list:
     """The diffusion methods with per-user reverse runs (all but the rerankers), in teaching order."""
     from diffrec_core import registry

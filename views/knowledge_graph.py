@@ -216,14 +216,18 @@ with b:
     st.markdown("**DiffKG scored with either KG** (test, all users)")
     st.dataframe(kgviews.views_table(A["views"]), hide_index=True, width="stretch",
                  column_config={c: st.column_config.NumberColumn(format="%.4f") for c in ("recall@20", "ndcg@20")})
-    results = C.get_results()
-    mt = kgviews.metrics_table(results, COMPARE, {n: C.method_title(n) for n in COMPARE})
-    st.markdown("**DiffKG vs the baselines** (test, selected on validation)")
-    if len(mt):
-        st.dataframe(mt, hide_index=True, width="stretch",
+    from diffrec_core.compare import ranking
+    from ui import compare as compare_ui
+    from views import _compare
+
+    comparison = _compare.sample_comparison()          # the Compare page's table: one ranking on both pages
+    ranked = ranking(comparison, COMPARE, "recall@20")
+    st.markdown("**DiffKG vs the baselines** (test, selected on validation; the Compare page's table)")
+    if ranked:
+        st.dataframe(compare_ui.ranking_frame(ranked), hide_index=True, width="stretch", key="kg_ranking",
                      column_config={c: st.column_config.NumberColumn(format="%.4f")
-                                    for c in ("test Recall@20", "test NDCG@20", "valid Recall@20")})
-    C.say(kgviews.metrics_caption(mt))
+                                    for c in ("test Recall@20", "± sd")})
+    C.say(compare_ui.ranking_sentence(ranked, comparison))
 st.caption("KG attention (KGAT-style) is DiffKG's own KG encoder and LightGCN without the diffusion and the "
            "contrastive loss; LightGCN uses no KG. The authors' argument-passing bug (issue #10) is the switch "
            "`faithful_bug`: `python -m diffrec_core train --method diffkg --set faithful_bug=true`.")
