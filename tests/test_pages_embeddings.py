@@ -9,7 +9,7 @@ import numpy as np
 from test_pages_app import charts, fresh_caches, messages, metrics, no_exception, page, texts  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[1]
-ALL = {"em_map", "em_forward", "em_forward_curve", "em_reverse", "em_rank", "em_multiples", "em_lambda", "em_side"}
+ALL = {"em_map", "em_forward", "em_forward_curve", "em_reverse", "em_multiples", "em_lambda", "em_side"}
 
 
 def run(**state):
@@ -29,7 +29,7 @@ def test_page_renders_every_section_without_importing_umap():
     no_exception(at)
     assert at.title[0].value.startswith("Embeddings")
     assert ALL <= set(charts(at))
-    assert len(at.latex) == 4                                # forward and reverse equation panels
+    assert len(at.latex) == 3            # forward: general + live; reverse: general (its numbers are in the figure)
     labels = [b.proto.label for b in at.get("download_button") if "__export" not in b.proto.id]
     assert labels == ["trajectory (CSV)", "trajectory (NPZ)"]
     t = texts(at)
@@ -74,18 +74,32 @@ def test_forward_step_and_item_change_the_view():
     assert "the item (x_0)" in {t.get("name") for t in charts(at)["em_forward"]["data"]}
 
 
-def test_reverse_step_method_and_guidance_controls():
+def stepper(spec) -> dict:
+    """The stepper figure's frames (name -> {trace name: data}) and the slider's opening frame."""
+    names = [t.get("name") for t in spec["data"]]
+    frames = {f["name"]: {names[j]: d for j, d in zip(f["traces"], f["data"])} for f in spec["frames"]}
+    return {"frames": frames, "names": [f["name"] for f in spec["frames"]],
+            "active": spec["layout"]["sliders"][0]["active"]}
+
+
+def test_reverse_stepper_every_step_in_the_browser_method_and_guidance_controls():
     at = run()
-    assert at.slider(key="em_step").value == at.slider(key="em_step").max == 32
-    last = trace(charts(at)["em_reverse"], "current x̂0")["x"]
-    at.slider(key="em_step").set_value(1).run()
     no_exception(at)
-    assert trace(charts(at)["em_reverse"], "current x̂0")["x"] != last
-    assert "t = 32" in at.latex[2].value or "x_{31}" in at.latex[3].value
+    assert not [s for s in at.slider if s.key == "em_step"]                  # one scrubber: the figure's
+    sp = stepper(charts(at)["em_reverse"])
+    assert sp["names"] == [f"step {i}" for i in range(1, 33)] and sp["active"] == 31   # opens on the result
+    first, last = sp["frames"]["step 1"], sp["frames"]["step 32"]
+    assert first["current x̂0"]["x"] != last["current x̂0"]["x"]              # the step moves x̂0 ...
+    assert "reverse step 1 of 32" in first["numbers"]["text"][0]               # ... and the numbers
+    assert "reverse step 32 of 32" in trace(charts(at)["em_reverse"], "numbers")["text"][0]
+    at = run(_em_step_value=3)                                                 # a link's step: the opening frame
+    assert stepper(charts(at)["em_reverse"])["active"] == 2
     at.radio(key="em_method").set_value("dreamrec").run()
     no_exception(at)
-    assert at.slider(key="em_step").max == 100
-    assert "w" in metrics(at) and "DreamRec" in charts(at)["em_reverse"]["layout"]["title"]["text"]
+    sp = stepper(charts(at)["em_reverse"])
+    assert len(sp["names"]) <= 100 and {"step 1", "step 3", "step 100"} <= set(sp["names"])   # capped frames
+    assert sp["names"][sp["active"]] == "step 3"                               # the link's step is kept
+    assert "DreamRec · reverse step 3 of 100" in trace(charts(at)["em_reverse"], "numbers")["text"][0]
     before = charts(at)["em_multiples"]
     n_before = len(before["layout"]["annotations"])
     at.slider(key="em_w").set_value(5.0).run()
@@ -93,7 +107,6 @@ def test_reverse_step_method_and_guidance_controls():
     after = charts(at)["em_multiples"]
     assert len(after["layout"]["annotations"]) == n_before + 1             # the slider's w joins the panels
     assert any("w = 5 (slider)" in a["text"] for a in after["layout"]["annotations"])
-    assert metrics(at)["w"] == "5.00"
 
 
 def test_each_model_shows_only_its_own_knob_and_its_chance_level():
@@ -154,8 +167,9 @@ def test_ddim_sampler_and_test_item():
     at = run()
     at.radio(key="em_sampler").set_value("ddim").run()
     no_exception(at)
-    assert at.slider(key="em_step").max == 8                                # DiffuRec's ddim_steps
-    assert "DDIM step (our addition)" in at.latex[3].value
+    sp = stepper(charts(at)["em_reverse"])
+    assert len(sp["names"]) == 8                                            # DiffuRec's ddim_steps
+    assert "DDIM step (our addition)" in sp["frames"]["step 1"]["numbers"]["text"][0]
     at.radio(key="em_which").set_value("test").run()
     no_exception(at)
     assert "held-out next item" in texts(at)

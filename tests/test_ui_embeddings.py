@@ -230,3 +230,25 @@ def test_trajectory_csv(world, split):
     assert last[0] == "32" and last[1] == "1"
     assert int(last[8]) == int(erev.target_ranks(traj, world["target"])[-1])
     assert last[9].split() == [str(i) for i in traj.topk[-1, 0]]
+
+
+def test_reverse_stepper_holds_every_step_as_a_frame(world, split):
+    imap, traj, target = world["maps"]["diffurec"], world["traj"], world["target"]
+    fig = erev.stepper_figure(imap, "pca", traj, split.item_genres, split.item_titles, target, world["items"][-20:],
+                              start=4)
+    names = [t.name for t in fig.data]
+    assert [f.name for f in fig.frames] == [f"step {i}" for i in range(1, traj.n_steps + 1)]
+    assert fig.layout.sliders[0].active == 4 and len(fig.layout.updatemenus[0].buttons) == 2    # ▶ and ❚❚
+    x0 = IM.project(imap, traj.x0_hat[:, 0], "pca").xy
+    ranks = erev.target_ranks(traj, target)
+    for i in (0, 4, traj.n_steps - 1):
+        fr = {names[j]: d for j, d in zip(fig.frames[i].traces, fig.frames[i].data)}
+        np.testing.assert_allclose([fr["current x̂0"].x[0], fr["current x̂0"].y[0]], x0[i], atol=1e-6)
+        assert len(fr["top-K at this step"].x) == 10
+        assert f"reverse step {i + 1} of {traj.n_steps}" in fr["numbers"].text[0]
+        assert f"rank {int(ranks[i])}" in fr["numbers"].text[0]
+        assert fr["current step"].x[0] == i + 1                                  # the rank panel's cursor
+    opening = {names[j]: d for j, d in zip(fig.frames[4].traces, fig.frames[4].data)}
+    assert fig.data[names.index("numbers")].text[0] == opening["numbers"].text[0]
+    capped = erev.stepper_figure(imap, "pca", traj, split.item_genres, split.item_titles, None, max_frames=5)
+    assert len(capped.frames) <= 5 and "rank" not in capped.data[-1].text[0]      # no held-out item: no rank

@@ -13,10 +13,11 @@ import plotly.graph_objects as go
 
 from diffrec_core.item_map import ItemMap, cosine_to_items, project
 
-from .embeddings import (METHOD_TITLE, SIDE_LEGEND, STATE_COLOR, TARGET_COLOR, X0_COLOR, genre_order, item_traces,
-                         map_axes, marks, support_opacity, title_of)
+from .embeddings import (BOTTOM_LEGEND, METHOD_TITLE, SIDE_LEGEND, STATE_COLOR, TARGET_COLOR, X0_COLOR, genre_order,
+                         item_traces, map_axes, marks, support_opacity, title_of)
 from .equations import Equation, posterior_coefs
 from .fmt import num, tex
+from .stepper import MAX_FRAMES, build, controls, cursor, frame_index, place, play_duration, text_panel
 from .theme import COLORS, axis, base_layout
 
 
@@ -214,3 +215,86 @@ def trajectory_csv(traj, imap: ItemMap, kind: str, titles=None, target: Optional
                      f"{np.linalg.norm(traj.x0_hat[i, 0]):.5g},{'' if r is None else int(r[i])},"
                      f"{' '.join(str(int(j)) for j in top)},{tt}")
     return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------------------------------------ the stepper
+_MOVING = ("current x̂0", "top-K at this step")          # reverse_figure's traces that change with the step
+
+
+def step_numbers(traj, i: int, target: Optional[int] = None, titles=None, n_titles: int = 5) -> str:
+    """The numbers of reverse step i that follow the stepper's scrubber (HTML for a Plotly text trace): the step
+    (docs/methods.md §2.5 / §2.6: x_{t−1} = c₁x̂0 + c₂x_t + σ_t ε) with this step's c₁, c₂ and σ_t, the lengths of x_t
+    and x̂0, the held-out item's rank and the first items of this step's top-K."""
+    i = int(i)
+    v = reverse_equation(traj, i).values()
+    t = int(traj.steps[i]) + 1
+    m = METHOD_TITLE.get(traj.method, traj.method)
+    lines = [f"<b>{m} · reverse step {i + 1} of {traj.n_steps}</b>  (t = {t})",
+             (f"DDIM step (our addition), no noise: c₁ = {v['c₁']}, c₂ = {v['c₂']}"
+              if traj.meta.get("sampler") == "ddim" else
+              f"x<sub>{t - 1}</sub> = {v['c₁']}·x̂<sub>0</sub> + {v['c₂']}·x<sub>{t}</sub> + {v['σ_t']}·ε"),
+             f"‖x<sub>t</sub>‖ = {v['‖x_t‖']} · ‖x̂<sub>0</sub>‖ = {v['‖x̂0‖']}"]
+    r = target_ranks(traj, target)
+    K = traj.topk.shape[-1]
+    if r is not None:
+        lines.append(f"held-out “{title_of(target, titles)[:28]}”: rank {int(r[i])}"
+                     + (f" (in the top-{K})" if r[i] <= K else ""))
+    top = [title_of(j, titles)[:30] for j in traj.topk[i, 0][:n_titles]]
+    lines.append(f"top-{K} now: " + "<br>".join(f"{n + 1}. {s}" for n, s in enumerate(top))
+                 + ("<br>…" if K > n_titles else ""))
+    return "<br>".join(lines)
+
+
+def stepper_figure(imap: ItemMap, kind: str, traj, genres=None, titles=None, target: Optional[int] = None,
+                   history: Sequence[int] = (), start: Optional[int] = None, height: int = 580,
+                   max_frames: int = MAX_FRAMES) -> go.Figure:
+    """The Embeddings page's reverse run in one figure, stepped in the browser: the trajectory on the item map
+    (left, :func:`reverse_figure`) whose current x̂0 and top-K follow the step, the held-out item's rank with a
+    cursor (right, bottom) and the step's numbers (:func:`step_numbers`, right, top). One frame per shown step (at
+    most ``max_frames``, evenly spaced, with the first, the last and ``start``); it opens on ``start`` (0-based,
+    default the last step). Frames change trace data only (no redraw)."""
+    S = traj.n_steps
+    i0 = S - 1 if start is None else min(max(int(start), 0), S - 1)
+    shown = frame_index(S, max_frames, include=[i0])
+    mapfig = reverse_figure(imap, kind, traj, i0, genres, titles, target, history)
+    parts = [place(mapfig, (0, 0.6, 0, 1), 0)]                                   # x / y: the map
+    r = target_ranks(traj, target)
+    if r is not None:
+        parts.append(place(rank_figure(traj, target, i0, titles), (0.7, 1, 0, 0.36), 1))   # x2 / y2
+    data, axes, annotations, shapes = [], {}, [], []
+    for p in parts:
+        data += p["data"]
+        axes.update(p["axes"])
+        annotations += p["annotations"]
+        shapes += [s for s in p["shapes"] if not (s.get("type") == "line" and s.get("yref") == "paper")]
+    moving = [j for j, tr in enumerate(data) if tr.get("name") in _MOVING]
+    extra = []
+    if r is not None:
+        extra.append(cursor(i0 + 1, [float(r.max()), float(r.min())], "x2", "y2"))
+        annotations.append(dict(text="<b>Rank of the held-out next item</b>", x=0.7, y=0.37, xref="paper",
+                                yref="paper", xanchor="left", yanchor="bottom", showarrow=False, font=dict(size=15)))
+    text, text_axes = text_panel(step_numbers(traj, i0, target, titles), 3, (0.66, 1, 0.46, 1.0), size=15)
+    base = len(data)
+    data += extra + [text]
+    axes.update(text_axes)
+    moving += list(range(base, base + len(extra) + 1))
+
+    x0 = project(imap, traj.x0_hat[:, 0], kind).xy
+    xy = np.asarray(imap.coords(kind), dtype=np.float64)
+    frames = []
+    for i in (int(v) for v in shown):
+        top = np.asarray(traj.topk[i, 0], dtype=np.int64)
+        fd = [dict(type="scatter", x=[float(x0[i, 0])], y=[float(x0[i, 1])]),
+              dict(type="scatter", x=xy[top, 0], y=xy[top, 1], text=[title_of(j, titles) for j in top])]
+        if r is not None:
+            fd.append(dict(type="scatter", x=[i + 1] * 2))
+        fd.append(dict(type="scatter", text=[step_numbers(traj, i, target, titles)]))
+        frames.append(dict(name=f"step {i + 1}", data=fd, traces=moving))
+    names = [f"step {int(i) + 1}" for i in shown]
+    menus, sliders = controls(names, [str(int(i) + 1) for i in shown], int(np.flatnonzero(shown == i0)[0]),
+                              "reverse step ", play_duration(len(shown)), y=1.0)
+    sliders[0].update(x=0.2, len=0.8)
+    layout = base_layout(None, height=height)
+    layout.update(axes, annotations=annotations, shapes=shapes, updatemenus=menus, sliders=sliders,
+                  margin=dict(l=50, r=20, t=110, b=40), legend=dict(BOTTOM_LEGEND, y=-0.04))
+    return build(data, frames, layout)

@@ -8,6 +8,7 @@ figures and captions come from ``ui.embeddings``, ``ui.embeddings_reverse`` and
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict
 
 import pandas as pd
@@ -260,22 +261,23 @@ else:
 hist_t = tuple(int(i) for i in items)
 traj = run_reverse(method, dataset, root, hist_t, seed, int(K), float(w), float(lam), sampler, int(user))
 S = traj.n_steps
-# a step beyond a shorter chain (another model or sampler) is clamped to its last step: expected, so no warning
-step, _ = C.sticky_slider("reverse step", 1, S, key="em_step", default=S,
-                          help="1 = the first step from x_T; the last one returns the recommendation.")
-i = step - 1
-C.say(erev.reverse_caption(traj, i, target, titles))
-a, b = st.columns([3, 2])
-with a:
-    C.chart(erev.reverse_figure(gmap, gkind, traj, i, genres, titles, target, items[-SX.window_len(model):]),
-            key="em_reverse", filename=f"{method}_reverse")
-with b:
-    C.equation_panel(erev.reverse_equation(traj, i), columns=2)
+# the frame the stepper opens on: a link's step (em_step), clamped to a shorter chain's last step without a warning
+step, _ = C.sticky_value("em_step", 1, S, default=S)
+fig = erev.stepper_figure(gmap, gkind, traj, genres, titles, target, items[-SX.window_len(model):], start=step - 1)
+st.caption(f"▶ play and the step slider run in your browser: the current x̂0, the starred top-{int(K)}, the rank "
+           f"cursor and the step's numbers follow the step, with no wait for the server. {S} reverse steps"
+           + (f"; the figure holds {len(fig.frames)} of them." if len(fig.frames) < S else ", one frame each.")
+           + f" It opens on step {step}.")
+C.chart(fig, key="em_reverse", filename=f"{method}_reverse")
+C.say(erev.reverse_caption(traj, S - 1, target, titles))
 r1, r2 = st.columns([1, 1])
 with r1:
-    st.dataframe(pd.DataFrame(erev.topk_rows(traj, i, titles, target, genres)), hide_index=True, key="em_topk")
+    st.markdown(f"**The final top-{int(K)}** (step {S}, the recommendation)")
+    st.dataframe(pd.DataFrame(erev.topk_rows(traj, S - 1, titles, target, genres)), hide_index=True, key="em_topk")
 with r2:
-    C.chart(erev.rank_figure(traj, target, i, titles), key="em_rank", filename=f"{method}_target_rank")
+    eq = erev.reverse_equation(traj, S - 1)
+    C.equation_panel(dataclasses.replace(eq, title=eq.title.split(" · ")[0] + " · one reverse step (this step's "
+                                         "numbers: in the figure)"), live=False)
 
 d1, d2, _ = st.columns([1, 1, 3])
 label = f"user{user}" if user >= 0 else "built"
