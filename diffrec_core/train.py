@@ -3,9 +3,10 @@ validation Recall@20, stop after ``patience`` epochs without improvement), done 
 
 Model selection reads only the validation split. The test split is scored once, with the selected weights.
 
-The details in which the authors' training scripts differ from each other are config switches read by
-:class:`Protocol` (with defaults that keep this module's own protocol), so that a preset named after an authors'
-data set can run their loop exactly:
+Every setting below is a field of :class:`diffrec_core.train_config.TrainConfig`, which every trained method's
+config inherits (its defaults are declared there, once). The details in which the authors' training scripts differ
+from each other are switches read by :class:`Protocol` (with defaults that keep this module's own protocol), so
+that a preset named after an authors' data set can run their loop exactly:
 
 * ``stop_check``: 'after_eval' (default: the gap ``epoch - best_epoch >= patience`` is tested after an epoch and
   its evaluation) or 'before_epoch' (DiffRec/main.py tests it before training the next epoch, so the epoch that
@@ -36,9 +37,9 @@ from .data.dataset import Split
 from .metrics import average, mask_scores, ranking_metrics, topk
 from .methods.base import Recommender
 from .errors import DiffRecError
+from .train_config import DEFAULTS, TEST_SELECTION, train_settings
 
-KS = (10, 20)
-TEST_SELECTION = "test (authors' protocol)"     # DiffKG's Main.py keeps the best test epoch: reproduction only
+KS = tuple(DEFAULTS.ks)
 SELECT_ON = ("valid", "last", TEST_SELECTION)
 SELECT_RULES = ("metric", "any")
 STOP_CHECKS = ("after_eval", "before_epoch")
@@ -50,7 +51,7 @@ class ProtocolError(DiffRecError, ValueError):
 
 def selects_on_test(config) -> bool:
     """Whether a config asks for selection on the test split (a reproduction of DiffKG's protocol)."""
-    return str(getattr(config, "select_on", "valid")) == TEST_SELECTION
+    return str(train_settings(config).select_on) == TEST_SELECTION
 
 
 @dataclass
@@ -59,14 +60,14 @@ class Protocol:
     docstring for every switch). :func:`fit` and the Lab's chunked run both follow it, so they agree."""
 
     epochs: int
-    eval_every: int = 5
-    patience: int = 20
-    select: str = "recall@20"
-    select_on: str = "valid"
-    select_rule: str = "metric"
-    stop_check: str = "after_eval"
-    eval_offset: int = 0
-    final_eval: bool = True
+    eval_every: int = DEFAULTS.eval_every
+    patience: int = DEFAULTS.patience
+    select: str = DEFAULTS.select_metric
+    select_on: str = DEFAULTS.select_on
+    select_rule: str = DEFAULTS.select_rule
+    stop_check: str = DEFAULTS.stop_check
+    eval_offset: int = DEFAULTS.eval_offset
+    final_eval: bool = DEFAULTS.final_eval
     any_of: tuple = ("hr", "ndcg")      # the metric families the 'any' rule watches (DiffuRec's six: HR, NDCG @ ks)
 
     def __post_init__(self):
@@ -87,15 +88,12 @@ class Protocol:
            patience: Optional[int] = None, select: Optional[str] = None) -> "Protocol":
         """The protocol a config asks for; ``epochs``, ``eval_every``, ``patience`` and ``select`` (when not None)
         replace the config's values (the Lab's form fields, the command line's --epochs)."""
-        return cls(epochs=int(epochs if epochs is not None else getattr(cfg, "epochs", 1)),
-                   eval_every=int(eval_every if eval_every is not None else getattr(cfg, "eval_every", 5)),
-                   patience=int(patience if patience is not None else getattr(cfg, "patience", 20)),
-                   select=select or getattr(cfg, "select_metric", "recall@20"),
-                   select_on=str(getattr(cfg, "select_on", "valid")),
-                   select_rule=str(getattr(cfg, "select_rule", "metric")),
-                   stop_check=str(getattr(cfg, "stop_check", "after_eval")),
-                   eval_offset=int(getattr(cfg, "eval_offset", 0)),
-                   final_eval=bool(getattr(cfg, "final_eval", True)))
+        c = train_settings(cfg)
+        return cls(epochs=int(epochs if epochs is not None else c.epochs),
+                   eval_every=int(eval_every if eval_every is not None else c.eval_every),
+                   patience=int(patience if patience is not None else c.patience),
+                   select=str(select or c.select_metric), select_on=str(c.select_on), select_rule=str(c.select_rule),
+                   stop_check=str(c.stop_check), eval_offset=int(c.eval_offset), final_eval=bool(c.final_eval))
 
     @property
     def on_test(self) -> bool:
@@ -186,19 +184,20 @@ def evaluate(model: Recommender, split: Split, which=("valid", "test"), ks=None,
     Where the test pass reads the same input as the validation pass (``model.test_uses_valid`` is False), one
     scoring pass serves both splits, as docs/methods.md §2.1 suggests.
 
-    Per-model settings read from the config where present (sequence methods, docs/methods.md §3.3-3.4): ``ks`` (the
-    cut-offs; default 10 and 20), ``mask_seen`` (default True; DiffuRec/DreamRec/SASRec default False, as their
-    papers do not mask), and ``model.scores_padding`` - the faithful DiffuRec/DreamRec ranking in which the
-    padding item competes for a place in the top K (``score(..., with_padding=True)`` appends its column);
-    ``eval_batch_mean`` / ``eval_drop_last`` change the averaging (:func:`reduce_metrics`). ``precision``
-    'bf16' runs the scoring passes under autocast (:mod:`diffrec_core.precision`); the scores are cast to float32
+    Per-model settings read from the config's ``TrainConfig`` fields (sequence methods, docs/methods.md
+    §3.3-3.4): ``ks`` (the cut-offs; default 10 and 20), ``mask_seen`` (default True; DiffuRec/DreamRec/SASRec
+    set False, as their papers do not mask), and ``model.scores_padding`` - the faithful DiffuRec/DreamRec
+    ranking in which the padding item competes for a place in the top K (``score(..., with_padding=True)``
+    appends its column); ``eval_batch_mean`` / ``eval_drop_last`` change the averaging (:func:`reduce_metrics`).
+    ``precision`` 'bf16' runs the scoring passes under autocast (:mod:`diffrec_core.precision`); the scores are
+    cast to float32
     before masking and top-K either way.
     """
-    denominator = denominator or getattr(model.config, "metric_denominator", "gt")
-    batch_mean = int(getattr(model.config, "eval_batch_mean", 0) or 0)
-    drop_last = int(getattr(model.config, "eval_drop_last", 0) or 0)
-    ks = tuple(ks or getattr(model.config, "ks", None) or KS)
-    mask_seen = bool(getattr(model.config, "mask_seen", True))
+    c = train_settings(model.config)
+    denominator = denominator or c.metric_denominator
+    batch_mean, drop_last = int(c.eval_batch_mean or 0), int(c.eval_drop_last or 0)
+    ks = tuple(ks or c.ks or KS)
+    mask_seen = bool(c.mask_seen)
     with_pad = bool(getattr(model, "scores_padding", False))
     which = tuple(which)
     kmax = max(ks)

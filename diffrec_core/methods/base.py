@@ -14,6 +14,7 @@ from ..data.dataset import Split
 from ..metrics import mask_scores, topk
 from ..trajectory import Trajectory
 from ..errors import DiffRecError
+from ..train_config import train_settings
 
 
 class ConfigError(DiffRecError, ValueError):
@@ -93,7 +94,7 @@ class Recommender(nn.Module):
         pass with ``test_input='train+valid'``, the validation items too). ``col_major``: the same (B, I)
         values stored column by column."""
         x = split.rows(users, "train", "F" if col_major else "C")
-        if which == "test" and getattr(self.config, "test_input", "train") == "train+valid":
+        if which == "test" and train_settings(self.config).test_input == "train+valid":
             x = np.maximum(x, split.rows(users, "valid"))
         return torch.from_numpy(x).to(self.device)
 
@@ -101,7 +102,7 @@ class Recommender(nn.Module):
     def test_uses_valid(self) -> bool:
         """False when the test pass reads the same input as the validation pass, so one scoring pass serves both
         (halves evaluation cost; docs/methods.md §2.1)."""
-        return getattr(self.config, "test_input", "train") == "train+valid"
+        return train_settings(self.config).test_input == "train+valid"
 
     # -- training / inference -------------------------------------------------------------------------------
     def fit_epoch(self, split: Split, generator: torch.Generator, rng: np.random.Generator) -> dict:

@@ -22,12 +22,13 @@ from ..data.dataset import Split, dense_rows
 from ..diffusion import GaussianDiffusion, ScheduleConfig
 from ..diffusion.rng import MIN_SPLIT
 from ..registry import MethodSpec, register
+from ..train_config import TrainConfig
 from .base import Recommender, build_trajectory
 from .dnn import DNN, mirrored_dims
 
 
 @dataclass
-class DiffRecConfig:
+class DiffRecConfig(TrainConfig):
     # --- denoiser (docs/methods.md §2.1) ---
     dims: List[int] = field(default_factory=lambda: [200])  # decoder half of the mirrored MLP (ML-1M: [200, 600])
     emb_size: int = 10                  # time-embedding size
@@ -48,7 +49,6 @@ class DiffRecConfig:
     sampling_steps: int = 0             # T': how far the history is noised before denoising (authors: 0)
     sampling_noise: bool = False        # add posterior noise in the reverse steps (authors: off)
     reverse_steps: str = "all_T"        # 'all_T' (faithful, quirk 3) or 'from_T_prime' (clean)
-    test_input: str = "train"           # test pass reads 'train' (faithful, quirk 6) or 'train+valid'
     # --- T-DiffRec only (docs/methods.md §2.2) ---
     w_min: float = 0.1                  # weight of a user's oldest training interaction
     w_max: float = 1.0                  # weight of the newest
@@ -56,13 +56,9 @@ class DiffRecConfig:
     lr: float = 1e-3
     weight_decay: float = 0.0
     batch_size: int = 100
-    epochs: int = 40
-    eval_every: int = 5
-    patience: int = 15                  # stop when epoch - best_epoch >= patience
-    stop_check: str = "after_eval"      # when that gap is tested: 'after_eval' (ours: after an epoch and its
-                                        # validation) | 'before_epoch' (DiffRec/main.py: before training the next
-                                        # epoch, so the closing epoch is never trained nor evaluated; train.Protocol)
-    metric_denominator: str = "gt"      # 'gt' (users with ground truth) or 'all' (faithful, quirk 7)
+    # --- the training protocol: TrainConfig's defaults (40 epochs, validation every 5, patience 15; test_input
+    #     'train' is faithful, quirk 6); the authors' presets set metric_denominator 'all' (quirk 7) and stop_check
+    #     'before_epoch' (DiffRec/main.py tests the patience gap before training the next epoch) ---
 
     def schedule(self) -> ScheduleConfig:
         return ScheduleConfig(self.noise_schedule, self.steps, self.noise_scale, self.noise_min, self.noise_max,

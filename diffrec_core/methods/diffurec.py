@@ -41,12 +41,13 @@ from torch import nn
 from ..diffusion import GaussianDiffusion, ScheduleConfig, sinusoid_cos_first
 from ..diffusion.rng import draw
 from ..registry import MethodSpec, register
+from ..train_config import TrainConfig
 from .seq_common import (ATTN_MASKS, SeqRecommender, Transformer, attention_allowed, cpu_generator,
                          epoch_batches)
 
 
 @dataclass
-class DiffuRecConfig:
+class DiffuRecConfig(TrainConfig):
     # --- approximator (docs/methods.md §2.5; authors: d 128, 4 blocks, 4 heads, max_len 50) ---
     hidden: int = 32                    # d; the sample world uses 32 (authors 128)
     blocks: int = 2                     # Transformer blocks (authors 4)
@@ -60,7 +61,8 @@ class DiffuRecConfig:
     attn_mask: str = "query"            # quirk 2: 'query' = padding mask on the query axis only, not causal
                                         #          (clean: 'key' = key-padding mask; 'causal' = key + causal)
     score_padding: bool = True          # quirk 3: padding row 0 is a CE class and is ranked (clean: False)
-    mask_seen: bool = False             # quirk 4: history items are not masked at ranking (papers do not mask)
+    mask_seen: bool = False             # quirk 4 (TrainConfig: True): history items are not masked at ranking
+    #                                     (the papers do not mask)
     dead_params: bool = False           # create the authors' unused layers (parameter count 2,579,584 on Beauty)
     # --- diffusion ---
     steps: int = 32                     # T (keep >= 21 with trunc_lin)
@@ -75,17 +77,14 @@ class DiffuRecConfig:
     lr_step: int = 100                  # StepLR step in epochs (0 = constant)
     lr_gamma: float = 0.1
     batch_size: int = 256
-    epochs: int = 15
-    eval_every: int = 5
-    patience: int = 15                  # epochs without a validation gain (authors: 5 evaluations x 20 epochs)
-    select_metric: str = "ndcg@10"      # the kept epoch's headline metric (and the selection under 'metric')
-    # --- the authors' protocol (src/trainer.py; train.Protocol) ---
-    select_rule: str = "metric"         # quirk 5: 'metric' (ours) | 'any' (authors: kept when ANY of HR/NDCG@ks
-                                        # beats its own best, compared in per cent rounded to 4 places)
-    eval_offset: int = 0                # authors 1: they evaluate after 0-based epochs 20, 40, ... (1-based 21, 41)
-    final_eval: bool = True             # also validate after the last epoch (authors: False)
-    eval_batch_mean: int = 0            # 0: mean over users (ours) | 512: mean of the loader's batch means (authors)
-    ks: List[int] = field(default_factory=lambda: [5, 10, 20])  # HR / NDCG cut-offs (authors 5, 10, 20)
+    # --- the training protocol: TrainConfig's (validation every 5, patience 15), except ---
+    epochs: int = 15                    # TrainConfig: 40; each DiffuRec epoch runs the Transformer over every
+    #                                     prefix of every sequence, so the sample world's CPU run is shorter
+    select_metric: str = "ndcg@10"      # TrainConfig: recall@20; the kept epoch's headline metric (docs §3.4)
+    ks: List[int] = field(default_factory=lambda: [5, 10, 20])  # TrainConfig: 10, 20; HR / NDCG cut-offs (authors)
+    # the authors' protocol (src/trainer.py; train.Protocol) is in their presets: patience 100 = 5 evaluations x 20
+    # epochs, select_rule 'any' (quirk 5: kept when ANY of HR/NDCG@ks beats its own best, in per cent rounded to 4
+    # places), eval_offset 1 (0-based epochs 20, 40, ... = 1-based 21, 41), final_eval False, eval_batch_mean 512
 
     def validate(self) -> None:
         if self.attn_mask not in ATTN_MASKS:

@@ -39,6 +39,7 @@ from torch import nn
 from ..diffusion import GaussianDiffusion, ScheduleConfig, sinusoid_sin_first
 from ..diffusion.gaussian import DiffusionRun
 from ..registry import MethodSpec, register
+from ..train_config import TrainConfig
 from .seq_common import SeqRecommender, cpu_generator, epoch_batches, seeded_dropout, window
 
 SCHEDULES = {"linear": "dreamrec_linear", "exp": "dreamrec_exp", "cosine": "dreamrec_cosine"}
@@ -46,7 +47,7 @@ NEG = -2 ** 32 + 1   # the authors' masking constant (Modules_ori.py)
 
 
 @dataclass
-class DreamRecConfig:
+class DreamRecConfig(TrainConfig):
     # --- guidance encoder and denoiser (docs/methods.md §2.6; authors: d 64, seq 10, 1 head, dropout 0.1) ---
     hidden: int = 64                    # d (the authors' forward_uncon hard-codes 64; here any d works)
     seq_len: int = 10                   # last items read, right-padded with the pad id N
@@ -65,22 +66,23 @@ class DreamRecConfig:
     # --- the authors' quirks -> switches (faithful default; clean alternative in brackets) ---
     eval_dropout: bool = True           # quirk 1: model.eval() is never called (clean: False)
     score_padding: bool = False         # quirk 2: the authors rank the padding row (True); excluded by default
-    mask_seen: bool = False             # history items are not masked at ranking (the papers do not mask)
+    mask_seen: bool = False             # TrainConfig: True; history items are not masked at ranking (the papers
+    #                                     do not mask)
     epoch_mode: str = "sample"          # quirk 8: ⌊rows/bs⌋ random batches (clean: 'shuffle')
     aux_ce_weight: float = 0.0          # quirk 7, NON-FAITHFUL extension: + weight · CE(x̂0·Eᵀ, target)
     # --- optimisation (README: AdamW, wd 0, batch 256) ---
     lr: float = 5e-3
     weight_decay: float = 0.0
     batch_size: int = 256
-    epochs: int = 30
-    eval_every: int = 5
-    patience: int = 30
-    select_metric: str = "ndcg@10"      # the selection metric under select_on 'valid'
-    # --- the authors' protocol (DreamRec.py; train.Protocol) ---
-    select_on: str = "valid"            # quirk 4: 'valid' (ours) | 'last' (authors: no selection, last epoch kept)
+    # --- the training protocol: TrainConfig's (validation every 5), except ---
+    epochs: int = 30                    # TrainConfig: 40; shorter CPU run on the sample world
+    patience: int = 30                  # TrainConfig: 15; as many as the epochs: the guided denoiser's validation
+    #                                     NDCG is noisy from one evaluation to the next, so no early stop
+    select_metric: str = "ndcg@10"      # TrainConfig: recall@20; the sequence methods' headline (docs §3.4)
+    ks: List[int] = field(default_factory=lambda: [5, 10, 20])  # TrainConfig: 10, 20; DiffuRec's cut-offs
+    # the authors' protocol (DreamRec.py; train.Protocol) is in their presets: select_on 'last' (quirk 4: no
+    # selection, the last epoch kept) and eval_drop_last 100 (their evaluate sees whole batches of 100 only)
     empty_history: bool = False         # True: each sequence's first item is also a sample, all-padding history
-    eval_drop_last: int = 0             # 0: every user counts | 100: whole batches of 100 only (authors' evaluate)
-    ks: List[int] = field(default_factory=lambda: [5, 10, 20])
 
     def validate(self) -> None:
         if self.schedule not in SCHEDULES:

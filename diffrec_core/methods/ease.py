@@ -24,17 +24,16 @@ import torch
 
 from ..data.dataset import Split
 from ..registry import MethodSpec, register
+from ..train_config import TrainConfig
 from .base import Recommender
 
 MAX_DENSE_ITEMS = 10_000   # dense float64 Gram + inverse is 1.6 GB at 10 k items
 
 
 @dataclass
-class EASEConfig:
+class EASEConfig(TrainConfig):
     l2: float = 100.0                   # lambda on the diagonal of X^T X (tune over ~10-1000; Steck: 500 on ML-20M)
-    epochs: int = 0                     # closed form: prepare() is the whole fit
-    test_input: str = "train"           # test pass reads 'train' or 'train+valid' (as DiffRec's option)
-    metric_denominator: str = "gt"      # 'gt' (users with ground truth) or 'all' (DiffRec's faithful denominator)
+    epochs: int = 0                     # TrainConfig: 40; closed form: prepare() is the whole fit
 
 
 EASE_PRESETS = {

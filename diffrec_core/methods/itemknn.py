@@ -26,18 +26,17 @@ import torch
 
 from ..data.dataset import Split
 from ..registry import MethodSpec, register
+from ..train_config import TrainConfig
 from .base import Recommender
 
 MAX_DENSE_ITEMS = 10_000   # a dense [I, I] float32 S is 400 MB at 10 k items (plus a float64 copy while fitting)
 
 
 @dataclass
-class ItemKNNConfig:
+class ItemKNNConfig(TrainConfig):
     k: int = 100                        # neighbours kept per item (tune over ~50-200; sample world has 500 items)
     shrink: float = 10.0                # shrinkage added to the cosine denominator (tune over ~0-100)
-    epochs: int = 0                     # closed form: prepare() is the whole fit
-    test_input: str = "train"           # test pass reads 'train' or 'train+valid' (as DiffRec's option)
-    metric_denominator: str = "gt"      # 'gt' (users with ground truth) or 'all' (DiffRec's faithful denominator)
+    epochs: int = 0                     # TrainConfig: 40; closed form: prepare() is the whole fit
 
 
 ITEMKNN_PRESETS = {

@@ -16,11 +16,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..registry import MethodSpec, register
+from ..train_config import TrainConfig
 from .kg_common import KGRecommender
 
 
 @dataclass
-class KGATConfig:
+class KGATConfig(TrainConfig):
     latdim: int = 32
     gnn_layer: int = 2
     layer_num_kg: int = 1
@@ -31,10 +32,10 @@ class KGATConfig:
     lr: float = 1e-3
     weight_decay: float = 0.0
     batch_size: int = 1024
+    # --- the training protocol: DiffKG's, so the two compare on one schedule (TrainConfig: 40 / 5 / 15) ---
     epochs: int = 10
     eval_every: int = 1
     patience: int = 5
-    metric_denominator: str = "gt"
     # derived from the data by prepare(), saved with the checkpoint
     n_entities: int = 0
     n_relations: int = 0

@@ -34,7 +34,9 @@ from torch import nn
 from .. import distributed
 from ..data.dataset import Split
 from ..diffusion import GaussianDiffusion, ScheduleConfig
+from ..diffusion.rng import cpu_normal_like
 from ..registry import MethodSpec, register
+from ..train_config import TrainConfig
 from .base import Recommender, build_trajectory, make_adamw
 from .diffrec import time_weighted, weighted_rows
 from .dnn import DNN, mirrored_dims
@@ -43,7 +45,7 @@ CLUSTER_SOURCES = ("none", "single", "item_emb", "svd")   # codes 0..3 of the ``
 
 
 @dataclass
-class LDiffRecConfig:
+class LDiffRecConfig(TrainConfig):
     # --- item clustering and autoencoder (docs/methods.md §2.3) ---
     n_cate: int = 2                     # number of item clusters; 1 = no clustering (tuned value in every release: 2)
     cluster_source: str = "auto"        # 'auto' (item_emb if the split ships one, else 'svd') | 'item_emb' | 'svd'
@@ -80,18 +82,14 @@ class LDiffRecConfig:
     sampling_steps: int = 0             # T' (authors: 0)
     sampling_noise: bool = False
     reverse_steps: str = "all_T"        # 'all_T' (faithful) | 'from_T_prime'
-    test_input: str = "train"           # 'train' (faithful) | 'train+valid'
     # --- optimisation: two AdamW optimisers (autoencoder, latent MLP) ---
     lr1: float = 1e-3                   # autoencoder
     lr2: float = 5e-4                   # latent MLP
     wd1: float = 0.0
     wd2: float = 0.0
     batch_size: int = 100
-    epochs: int = 40
-    eval_every: int = 5
-    patience: int = 15
-    stop_check: str = "after_eval"      # 'after_eval' (ours) | 'before_epoch' (L-DiffRec/main.py; train.Protocol)
-    metric_denominator: str = "gt"      # 'gt' | 'all' (faithful, DiffRec quirk 7)
+    # --- the training protocol: TrainConfig's defaults (40 epochs, validation every 5, patience 15); the authors'
+    #     presets set stop_check 'before_epoch' (L-DiffRec/main.py) and metric_denominator 'all' (DiffRec quirk 7) ---
     # --- LT-DiffRec (LT-DiffRec/main.py): T-DiffRec's time weighting on L-DiffRec's input and target ---
     time_weights: bool = False          # True: the row x * linspace(w_min, w_max) over the chronological history
     w_min: float = 0.1                  # weight of a user's oldest training interaction
@@ -295,11 +293,6 @@ class ClusteredAutoEncoder(nn.Module):
         return -0.5 * torch.mean(torch.sum(1 + logvar - mu.pow(2) - logvar.exp(), dim=1))
 
 
-def _randn(like: torch.Tensor, generator: Optional[torch.Generator]) -> torch.Tensor:
-    """CPU-generator draws moved to the data's device: the same numbers on any device."""
-    return torch.randn(like.shape, generator=generator, dtype=like.dtype).to(like.device)
-
-
 # ---------------------------------------------------------------------------------------------------- the method
 class LDiffRec(Recommender):
     """Clustered VAE + DiffRec's diffusion on its latent (docs/methods.md §2.3). ``prepare`` clusters the items once
@@ -430,7 +423,7 @@ class LDiffRec(Recommender):
         authors' ``reweight=False`` branch (``elbo + lambda * vae``) is unreachable there (quirk 4)."""
         c = self.config
         x_cate, mu, logvar = self.ae.encode(x)
-        z = mu + torch.exp(0.5 * logvar) * _randn(mu, generator) if (self.training and c.reparam) else mu
+        z = mu + torch.exp(0.5 * logvar) * cpu_normal_like(mu, generator) if (self.training and c.reparam) else mu
         kl = self.ae.kl(mu, logvar)
         terms = self.diffusion.training_loss(self.latent_net, z, generator=generator)
         elbo = terms["loss"].mean()

@@ -31,11 +31,12 @@ from torch import nn
 
 from ..data.dataset import Split
 from ..registry import MethodSpec, register
+from ..train_config import TrainConfig
 from .base import Recommender
 
 
 @dataclass
-class MultVAEConfig:
+class MultVAEConfig(TrainConfig):
     # --- model (sample-world configuration; the ml-1m preset holds the paper's [600, 200]) ---
     dims: List[int] = field(default_factory=lambda: [200, 64])  # encoder hidden sizes + latent size. The sample
     #                                     world has only 500 items, so a 600-unit hidden layer would be wider than the
@@ -50,11 +51,7 @@ class MultVAEConfig:
     lr: float = 1e-3
     weight_decay: float = 0.0           # 0 = plain Adam (the paper)
     batch_size: int = 100
-    epochs: int = 40
-    eval_every: int = 5
-    patience: int = 15                  # stop when epoch - best_epoch >= patience
-    test_input: str = "train"           # test pass reads 'train' or 'train+valid' (as DiffRec's option)
-    metric_denominator: str = "gt"      # 'gt' (users with ground truth) or 'all' (DiffRec's faithful denominator)
+    # --- the training protocol: TrainConfig's defaults (40 epochs, validation every 5, patience 15) ---
 
 
 MULTVAE_PRESETS = {

@@ -14,14 +14,14 @@ import torch
 
 from ..data.dataset import Split
 from ..registry import MethodSpec, register
+from ..train_config import TrainConfig
 from .base import Recommender
 
 
 @dataclass
-class PopConfig:
-    epochs: int = 0                     # closed form: prepare() is the whole fit
-    test_input: str = "train"           # kept for the common protocol; popularity never reads the user's row
-    metric_denominator: str = "gt"      # 'gt' (users with ground truth) or 'all' (DiffRec's faithful denominator)
+class PopConfig(TrainConfig):
+    epochs: int = 0                     # TrainConfig: 40; closed form: prepare() is the whole fit (test_input
+    #                                     is inherited but unread: popularity never reads the user's row)
 
 
 POP_PRESETS = {

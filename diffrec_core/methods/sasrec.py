@@ -25,28 +25,28 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..registry import MethodSpec, register
+from ..train_config import TrainConfig
 from .base import build_trajectory
 from .seq_common import SeqRecommender, Transformer, attention_allowed, epoch_batches
 
 
 @dataclass
-class SASRecConfig:
+class SASRecConfig(TrainConfig):
     hidden: int = 64                    # d
     blocks: int = 2
     heads: int = 2
     dropout: float = 0.2
     emb_dropout: float = 0.2
     max_len: int = 20                   # history window (left-padded, most recent last)
-    mask_seen: bool = False             # same default as DiffuRec / DreamRec (the papers do not mask)
+    mask_seen: bool = False             # TrainConfig: True; same default as DiffuRec / DreamRec (the papers do
+    #                                     not mask), so the three sequence methods rank alike
     score_padding: bool = False         # SASRec never ranks the padding item
     lr: float = 1e-3
     weight_decay: float = 0.0
     batch_size: int = 128               # windows per batch
-    epochs: int = 40
-    eval_every: int = 5
-    patience: int = 15
-    select_metric: str = "ndcg@10"
-    ks: List[int] = field(default_factory=lambda: [5, 10, 20])
+    # --- the training protocol: TrainConfig's defaults (40 epochs, validation every 5, patience 15), except ---
+    select_metric: str = "ndcg@10"      # TrainConfig: recall@20; the sequence methods' headline (docs/methods.md §3.4)
+    ks: List[int] = field(default_factory=lambda: [5, 10, 20])  # TrainConfig: 10, 20; DiffuRec's cut-offs
 
 
 SASREC_PRESETS = {

@@ -341,7 +341,7 @@ class SeqRecommender(Recommender):
 
     def seen_mask(self, split: Split, users, which: str = "valid") -> Optional[torch.Tensor]:
         """The items a trajectory hides: the user's history when ``mask_seen`` is on, else nothing."""
-        if not getattr(self.config, "mask_seen", False):
+        if not self.config.mask_seen:
             return None
         seen = split.rows(users, "train") > 0
         if which == "test":
