@@ -83,3 +83,49 @@ def test_every_error_type_of_the_project_derives_from_the_base():
                 found.append(cls)
                 assert issubclass(cls, DiffRecError), f"{cls.__module__}.{cls.__name__} is not a DiffRecError"
     assert len(found) >= 8
+
+
+def _core_trees():
+    for path in CORE.rglob("*.py"):
+        yield path, ast.parse(path.read_text(encoding="utf-8"))
+
+
+def test_no_module_of_the_core_uses_a_private_name_of_another():
+    """``from .x import _y`` or ``x._y`` across modules: a name another module needs is public, in one home."""
+    modules = {p.stem for p in CORE.rglob("*.py")}
+    found = []
+    for path, tree in _core_trees():
+        aliases = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("diffrec_core")):
+                for a in node.names:
+                    if a.name.startswith("_") and not a.name.startswith("__"):
+                        found.append(f"{path.name}:{node.lineno} imports {a.name} from {node.module or '.'}")
+                    if a.name in modules:
+                        aliases.add(a.asname or a.name)
+            elif isinstance(node, ast.Import):
+                aliases.update(a.asname or a.name.split(".")[0] for a in node.names
+                               if a.name.startswith("diffrec_core"))
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in aliases
+                    and node.attr.startswith("_") and not node.attr.startswith("__")):
+                found.append(f"{path.name}:{node.lineno} reads {node.value.id}.{node.attr}")
+    assert not found, found
+
+
+def test_library_code_never_exits_the_process():
+    """Errors are DiffRecError subclasses the caller reports; only the command line (``__main__``) exits."""
+    found = []
+    for path, tree in _core_trees():
+        if path.name == "__main__.py":
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Raise) and node.exc is not None:
+                e = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+                if isinstance(e, ast.Name) and e.id in ("SystemExit", "KeyboardInterrupt"):
+                    found.append(f"{path.name}:{node.lineno}")
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and isinstance(node.func.value, ast.Name) and (node.func.value.id, node.func.attr)
+                    in {("sys", "exit"), ("os", "_exit")}):
+                found.append(f"{path.name}:{node.lineno} calls {node.func.value.id}.{node.func.attr}")
+    assert not found, found

@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from .dataset import DataFormatError, InteractionLog
-from .splits import _chrono_order
+from .splits import chrono_order
 from ..paths import SAMPLE_DATA
 
 MAX_BYTES = 200 * 1024 ** 2
@@ -249,7 +249,7 @@ def _build_log(name, users_raw, items_raw, timestamp, path: Path, *, rating=None
         cols["item"], meta["item_ids"] = _remap(cols["item"])
     users, items = np.asarray(cols["user"], np.int64), np.asarray(cols["item"], np.int64)
     n_users, n_items = int(users.max()) + 1, int(items.max()) + 1
-    order = _chrono_order(users, cols["timestamp"])
+    order = chrono_order(users, cols["timestamp"])
     dup = pd.Series(users[order] * np.int64(n_items) + items[order]).duplicated().to_numpy()
     keep = np.ones(len(users), dtype=bool)
     keep[order[dup]] = False                      # a repeat of an earlier (user, item) event

@@ -22,7 +22,7 @@ from .dataset import InteractionLog, Split
 _SPLITS = ("train", "valid", "test")
 
 
-def _chrono_order(users: np.ndarray, ts: np.ndarray) -> np.ndarray:
+def chrono_order(users: np.ndarray, ts: np.ndarray) -> np.ndarray:
     """Row order by (user, timestamp), ties kept in file order (a stable sort)."""
     if not len(users):
         return np.zeros(0, dtype=np.int64)
@@ -49,7 +49,7 @@ def _prepare(log: InteractionLog) -> pd.DataFrame:
     ev = log.events
     users = ev["user"].to_numpy(np.int64)
     ts = ev["timestamp"].to_numpy(np.int64) if "timestamp" in ev else np.zeros(len(ev), np.int64)
-    order = _chrono_order(users, ts)
+    order = chrono_order(users, ts)
     pair = users[order] * np.int64(log.n_items) + ev["item"].to_numpy(np.int64)[order]
     first = ~pd.Series(pair).duplicated().to_numpy()
     ev = ev.iloc[order[first]].reset_index(drop=True)
@@ -156,7 +156,7 @@ def sequences(log: InteractionLog, split: Optional[str] = None) -> list:
         ev = ev[ev["split"] == split]
     users = ev["user"].to_numpy(np.int64)
     ts = ev["timestamp"].to_numpy(np.int64) if "timestamp" in ev else np.zeros(len(ev), np.int64)
-    order = _chrono_order(users, ts)
+    order = chrono_order(users, ts)
     users = users[order]
     items = ev["item"].to_numpy(np.int64)[order]
     counts = np.bincount(users, minlength=log.n_users)

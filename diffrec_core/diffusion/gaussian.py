@@ -123,7 +123,7 @@ class GaussianDiffusion(nn.Module):
             return x0
         k = self._k(k, x0.shape[0], x0.device)
         if noise is None:
-            noise = _randn(x0, generator)
+            noise = rng.normal_like(x0, generator)
         # one fused multiply-add pass for the noise term (addcmul) instead of a separate product and sum
         return torch.addcmul(self._at("sqrt_alphas_cumprod", k, x0) * x0,
                              self._at("sqrt_one_minus_alphas_cumprod", k, x0), noise)
@@ -222,7 +222,7 @@ class GaussianDiffusion(nn.Module):
         else:
             k, pt = k.to(x0.device).long(), torch.ones(n, device=x0.device)
         if noise is None:
-            noise = _randn(x0, generator)
+            noise = rng.normal_like(x0, generator)
         x_k = self.q_sample(x0, k, noise)
         out = model_fn(x_k, k)
         target = x0 if (self.mean_type == "x0" or self.no_noise) else noise
@@ -276,7 +276,7 @@ class GaussianDiffusion(nn.Module):
             rec.add(k, x, x0_hat)
             x_next = self.posterior_mean(x0_hat, x, kt)
             if sampling_noise and k > 0 and not self.no_noise:
-                eps = _randn(x, generator)
+                eps = rng.normal_like(x, generator)
                 x_next = x_next + torch.exp(0.5 * self.log_variance(kt, x, "small")) * eps
             x = x_next
         return rec.run(x, start, sampler="denoise_from", T_prime=int(T_prime), reverse=reverse,
@@ -292,7 +292,7 @@ class GaussianDiffusion(nn.Module):
         replace the random draws, so a run can be replayed exactly (golden tests, "same noise" comparisons)."""
         device = device or self.betas.device
         if x_T is None:
-            x_T = _randn(torch.empty(tuple(shape), dtype=dtype, device=device), generator)
+            x_T = rng.normal_like(torch.empty(tuple(shape), dtype=dtype, device=device), generator)
         x = x_T
         rec = _Recorder(record)
         for i, k in enumerate(range(self.T - 1, -1, -1)):
@@ -301,7 +301,7 @@ class GaussianDiffusion(nn.Module):
             rec.add(k, x, x0_hat)
             mean = self.posterior_mean(x0_hat, x, kt)
             if k > 0:
-                eps = noises[i].to(x) if noises is not None else _randn(x, generator)
+                eps = noises[i].to(x) if noises is not None else rng.normal_like(x, generator)
                 if variance == "small":
                     std = torch.sqrt(self._at("posterior_variance", kt, x))
                 else:
@@ -322,7 +322,7 @@ class GaussianDiffusion(nn.Module):
         taus = sorted({int(round(v)) for v in torch.linspace(self.T - 1, 0, S).tolist()} | {0, self.T - 1},
                       reverse=True)
         if x_T is None:
-            x_T = _randn(torch.empty(tuple(shape), dtype=dtype, device=device), generator)
+            x_T = rng.normal_like(torch.empty(tuple(shape), dtype=dtype, device=device), generator)
         x = x_T
         rec = _Recorder(record)
         ac = self.alphas_cumprod.double()
@@ -338,7 +338,7 @@ class GaussianDiffusion(nn.Module):
             sigma = eta * ((1 - a_prev) / (1 - a)) ** 0.5 * (1 - a / a_prev) ** 0.5
             x = a_prev ** 0.5 * x0_hat + max(1 - a_prev - sigma ** 2, 0.0) ** 0.5 * eps_hat
             if sigma > 0:
-                x = x + sigma * _randn(x, generator)
+                x = x + sigma * rng.normal_like(x, generator)
         return rec.run(x, x_T, sampler="ddim", steps=len(taus), eta=float(eta))
 
     def schedule_table(self) -> dict:
@@ -386,13 +386,6 @@ def _full(x: torch.Tensor) -> torch.Tensor:
     """The diffusion state in float32 where a network under bf16 autocast handed over a reduced-precision
     tensor (L-DiffRec's latent); any other tensor as it is, so float32 and float64 runs are unchanged."""
     return x.float() if x.dtype in (torch.bfloat16, torch.float16) else x
-
-
-def _randn(like: torch.Tensor, generator: Optional[torch.Generator]) -> torch.Tensor:
-    """Standard normal noise shaped (and laid out) like ``like``, from the caller's CPU generator (the "same noise
-    across settings" promise of the app): small draws are the CPU stream on any device; large ones are split over
-    threads on the CPU and made on the GPU itself there (``rng.draw``)."""
-    return rng.draw_like(like, "normal", generator)
 
 
 def _identity_arrays(T: int) -> dict:

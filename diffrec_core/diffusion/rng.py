@@ -94,6 +94,19 @@ def column_major(t: torch.Tensor) -> bool:
     return t.dim() == 2 and t.shape[0] > 1 and t.shape[1] > 1 and t.stride(0) == 1
 
 
+def normal_like(like: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """Standard normal noise shaped (and laid out) like ``like``, from the caller's CPU generator (the "same noise
+    across settings" promise of the app): small draws are the CPU stream on any device; large ones are split over
+    threads on the CPU and made on the GPU itself there (:func:`draw`). The diffusion's noise."""
+    return draw_like(like, "normal", generator)
+
+
+def cpu_normal_like(like: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """Standard normal draws of the plain CPU stream at any size, moved to ``like``'s device: the same numbers on
+    any device and under any thread count (L-DiffRec's reparameterisation noise, whose recorded runs read it)."""
+    return torch.randn(like.shape, generator=generator, dtype=like.dtype).to(like.device)
+
+
 def draw_like(like: torch.Tensor, kind: str = "normal", generator: Optional[torch.Generator] = None) -> torch.Tensor:
     """``draw`` with ``like``'s shape, dtype, device and memory order (row- or column-major)."""
     if column_major(like):

@@ -170,7 +170,8 @@ class RelationAttention(nn.Module):
 
 
 # ------------------------------------------------------------------------------------------------ user-item graph
-def _torch_csr(m: sp.csr_matrix) -> torch.Tensor:
+def torch_csr(m: sp.csr_matrix) -> torch.Tensor:
+    """A SciPy CSR matrix as a float32 torch sparse CSR tensor (sorted indices), for ``spmm``."""
     m = m.tocsr().astype(np.float32)
     m.sort_indices()
     with warnings.catch_warnings():   # "sparse CSR support is in beta": the product used here is stable
@@ -315,7 +316,7 @@ class KGRecommender(Recommender):
         self._graph = self._make_graph(split)
 
     def _make_graph(self, split: Split) -> dict:
-        adj = _torch_csr(bipartite_adj(split.train, self_loops=True)).to(self.device)
+        adj = torch_csr(bipartite_adj(split.train, self_loops=True)).to(self.device)
         return {"train": split.train, "adj": adj}
 
     def _g(self, split: Split) -> dict:
