@@ -42,6 +42,7 @@ from .data import load_dataset, make_split
 from .data.dataset import InteractionLog, Split
 from .pipeline import build_model, make_config, split_how
 from .train import ProtocolError, Trainer, evaluate, resolve_select
+from .train_config import train_settings
 from .errors import DiffRecError
 
 MAX_CHECKPOINT_BYTES = 100 * 1024 ** 2   # DiffRec on ML-1M is 14 MB; the app's uploads are capped below this
@@ -284,7 +285,7 @@ class LabRun:
 
         run.method, run.data_name, run.preset = model.name, data.name, str(lab.get("preset", "checkpoint"))[:40]
         run.seed, run.overrides, run.split, run.model = num(lab.get("seed")), {}, split, model
-        run.select = str(getattr(model.config, "select_metric", "recall@20"))
+        run.select = str(train_settings(model.config).select_metric)
         run.epochs = run.epoch = run.best_epoch = num(lab.get("best_epoch"))
         run.eval_every, run.patience, run.prepare_seconds, run.train_seconds = 1, 1, 0.0, 0.0
         hist = lab.get("history") if isinstance(lab.get("history"), list) else []

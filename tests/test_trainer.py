@@ -105,3 +105,28 @@ def test_closed_form_and_no_epochs(split):
 def test_evaluate_test_off_skips_the_test_pass(split):
     res = fit(_diffrec(split), split, epochs=2, eval_every=1, evaluate_test=False)
     assert res.test == {} and res.best_epoch in (1, 2) and res.valid
+
+
+def test_every_trained_method_config_is_a_train_config():
+    """The protocol's settings come from one dataclass: every method the Lab and fit train inherits it (flat keys,
+    so ``--set epochs=3`` and presets read the same names), and a method's own default is an explicit override."""
+    import dataclasses
+
+    from diffrec_core import registry
+    from diffrec_core.methods.base import config_from_dict
+    from diffrec_core.train_config import DEFAULTS, TrainConfig
+
+    trained = [s for s in registry.specs() if "lists" not in s.needs]
+    assert len(trained) >= 10
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    for spec in trained:
+        assert issubclass(spec.config_cls, TrainConfig), spec.name
+        c = config_from_dict(spec.config_cls, {"epochs": "3", "patience": "2", "mask_seen": "false"})
+        assert (c.epochs, c.patience, c.mask_seen) == (3, 2, False), spec.name
+        assert names <= set(dataclasses.asdict(c)), spec.name
+    for spec in registry.specs():              # the rerankers' own loop (fit_lists) takes none of them
+        if "lists" in spec.needs:
+            assert not issubclass(spec.config_cls, TrainConfig), spec.name
+    seq = registry.get("diffurec").config_cls()
+    assert seq.mask_seen is False and seq.select_metric == "ndcg@10" and DEFAULTS.mask_seen is True
+    assert registry.get("diffrec").config_cls().ks == DEFAULTS.ks == [10, 20]
