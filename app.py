@@ -7,8 +7,11 @@ import streamlit as st
 
 from views import _common as C
 
+# presentation mode (a link's ?present=1 or the sidebar switch) opens with the sidebar collapsed: the projector's
+# 1280 px go to the page (ui/presentation.py)
+_present = st.session_state.get("present", st.query_params.get("present", "").lower() in ("1", "true", "yes", "on"))
 st.set_page_config(page_title="Diffusion in RecSys · classroom", page_icon="🌫️", layout="wide",
-                   initial_sidebar_state="expanded")
+                   initial_sidebar_state="collapsed" if _present else "expanded")
 
 # (section, key, file, title, icon)
 PAGES = [

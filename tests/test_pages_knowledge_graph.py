@@ -29,7 +29,7 @@ def test_page_runs_with_every_view_and_downloads():
     assert at.title[0].value == "Knowledge graph · DiffKG"
     c = charts(at)
     assert {"kg_subgraph", "kg_row", "kg_truth"} <= set(c)
-    assert len(at.latex) == 4 and "c_1" in at.latex[0].value and "top" in at.latex[2].value
+    assert len(at.latex) == 3 and "c_1" in at.latex[0].value and "top" in at.latex[1].value   # row: general only
     labels = [b.proto.label for b in at.get("download_button") if "__export" not in b.proto.id]
     assert labels == ["row trajectory (CSV)", "row trajectory (NPZ)", "denoised KG (CSV)"]
     t = texts(at)
@@ -37,7 +37,7 @@ def test_page_runs_with_every_view_and_downloads():
     assert "faithful_bug = False" in t and "Selected on validation" in t
     # one unit: the equation counts the same triples as the truth table; the edges are explained once
     rebuilt_n = [r for r in at.dataframe if "triples kept" in r.value.columns][0].value["triples kept"].tolist()
-    live = at.latex[3].value
+    live = at.latex[2].value
     assert r"\text{triples}" in live and "edges" not in live
     assert f"{rebuilt_n[0]:,}".replace(",", "{,}") in live and f"{rebuilt_n[1]:,}".replace(",", "{,}") in live
     assert "Counting: a triple" in t and "directed edges" in t
@@ -45,33 +45,47 @@ def test_page_runs_with_every_view_and_downloads():
                                                  if "triples kept" in r.value.columns)
     m = metrics(at)
     assert "wrong triples removed by the rebuild" in m and m["wrong triples removed by the rebuild"].endswith("%")
-    assert at.slider(key="kg_step").value == at.slider(key="kg_step").max == 5     # starts at the rebuild's x̂0
+    assert not [w for w in at.slider if w.key == "kg_step"]                    # one scrubber: the figure's
+    row = stepper(c["kg_row"])
+    assert row["names"] == [f"step {i}" for i in range(1, 6)] and row["active"] == 4   # opens on the rebuild's x̂0
     # wrong triples are marked in the subgraph (the default item has one)
     names = [tr.get("name") for tr in c["kg_subgraph"]["data"]]
     assert "injected wrong triple" in names
     assert "injected wrong neighbour" in [tr.get("name") for tr in c["kg_row"]["data"]]
 
 
+def stepper(spec) -> dict:
+    """The stepper figure's frames (name -> list of (trace name, yaxis, frame data)) and its opening frame."""
+    tr = spec["data"]
+    frames = {f["name"]: [(tr[j].get("name"), tr[j].get("yaxis"), d) for j, d in zip(f["traces"], f["data"])]
+              for f in spec["frames"]}
+    return {"frames": frames, "names": [f["name"] for f in spec["frames"]],
+            "active": spec["layout"]["sliders"][0]["active"]}
+
+
 @needs_model
-def test_step_slider_changes_the_row_and_the_equation():
+def test_every_step_is_a_frame_of_the_row_and_a_link_sets_the_opening_step():
     at = run()
-    at.slider(key="kg_step").set_value(1).run()
     no_exception(at)
-    live1, row1 = at.latex[1].value, charts(at)["kg_row"]
-    at.slider(key="kg_step").set_value(5).run()
+    row = stepper(charts(at)["kg_row"])
+    first, last = row["frames"]["step 1"], row["frames"]["step 5"]
+    y1 = [d["y"] for n, ax, d in first if n == "true neighbour" and ax == "y"][0]
+    y5 = [d["y"] for n, ax, d in last if n == "true neighbour" and ax == "y"][0]
+    assert not np.allclose(np.asarray(y1, float), np.asarray(y5, float))     # x̂0 moves with the step
+    num1 = [d["text"][0] for n, _, d in first if n == "numbers"][0]
+    num5 = [d["text"][0] for n, _, d in last if n == "numbers"][0]
+    assert "reverse step 1 of 5" in num1 and "x<sub>4</sub>" in num1 and "x<sub>0</sub> =" in num5
+    at = run(_kg_step_value=2)
     no_exception(at)
-    live5, row5 = at.latex[1].value, charts(at)["kg_row"]
-    assert live1 != live5 and "x_{5}" in live1 and "x_{1}" in live5
-    y1 = [t for t in row1["data"] if t.get("yaxis") == "y" and t["name"] == "true neighbour"][0]["y"]
-    y5 = [t for t in row5["data"] if t.get("yaxis") == "y" and t["name"] == "true neighbour"][0]["y"]
-    assert not np.allclose(np.asarray(y1, float), np.asarray(y5, float))
+    assert stepper(charts(at)["kg_row"])["active"] == 1
 
 
 @needs_model
 def test_noising_first_user_centre_second_hop_and_other_controls():
     at = run(kg_tprime=3, kg_noise=True)
     no_exception(at)
-    assert "σ̃ₜ" in metrics(at)
+    numbers = [d["text"][0] for n, _, d in stepper(charts(at)["kg_row"])["frames"]["step 1"] if n == "numbers"][0]
+    assert "·ε" in numbers                                                     # σ̃ₜ·ε: the sampling noise
     at.radio(key="kg_center").set_value("user").run()
     no_exception(at)
     sub = charts(at)["kg_subgraph"]

@@ -5,6 +5,7 @@ import plotly.graph_objects as go
 
 from test_pages_app import charts, no_exception
 from test_url_state import app_on
+from ui.presentation import KEY_CHARTS, KEY_HEIGHT, fit_key_figure
 from ui.theme import PRESENT_SCALE, axis, base_layout, scale_figure
 
 
@@ -26,6 +27,15 @@ def test_scale_figure_scales_every_font_the_height_and_the_markers():
     assert scale_figure(fig, 1) is fig
 
 
+def test_fit_key_figure_keeps_a_short_figure_scaled_and_caps_a_tall_one():
+    short = fit_key_figure(go.Figure(layout=base_layout("a", height=300)))
+    assert short.layout.height == 300 * PRESENT_SCALE and short.layout.font.size == 17 * PRESENT_SCALE
+    tall = fit_key_figure(go.Figure(layout=base_layout("a", height=1200)))
+    assert tall.layout.height == KEY_HEIGHT and tall.layout.font.size == 17          # fonts not below normal
+    mid = fit_key_figure(go.Figure(layout=base_layout("a", height=500)), max_height=550)
+    assert mid.layout.height == 550 and abs(mid.layout.font.size - 17 * 1.1) < 0.1
+
+
 def _sizes(spec) -> list:
     lay = spec["layout"]
     return [lay["font"]["size"], lay["height"]]
@@ -36,9 +46,13 @@ def test_presentation_mode_from_a_link_scales_figures_and_hides_advanced_control
     at = app_on("reverse", present=1, rv_scope="whole trajectory", rv_step=1)
     no_exception(at)
     assert at.toggle(key="present").value is True
-    for key in ("rv_vectors", "rv_demotion"):
-        a, b = _sizes(charts(normal)[key]), _sizes(charts(at)[key])
-        assert np.allclose(b, [v * PRESENT_SCALE for v in a], atol=1), (key, a, b)
+    a, b = _sizes(charts(normal)["rv_demotion"]), _sizes(charts(at)["rv_demotion"])
+    assert np.allclose(b, [v * PRESENT_SCALE for v in a], atol=1), (a, b)
+    # the page's key figure (ui/presentation.KEY_ELEMENTS) fits the first screen: no taller than KEY_HEIGHT, its
+    # fonts never smaller than outside presentation mode
+    assert "rv_vectors" in KEY_CHARTS
+    a, b = _sizes(charts(normal)["rv_vectors"]), _sizes(charts(at)["rv_vectors"])
+    assert b[1] <= KEY_HEIGHT < a[1] * PRESENT_SCALE and a[0] <= b[0] <= a[0] * PRESENT_SCALE, (a, b)
     # advanced controls are gone; their (linked) values still apply: the same whole-trajectory axis range
     keys = {w.key for w in at.radio}
     assert "rv_scope" not in keys and "rv_reverse" not in keys and "rv_heldout" in keys
@@ -52,14 +66,17 @@ def test_presentation_mode_from_a_link_scales_figures_and_hides_advanced_control
 def test_switching_presentation_mode_on_and_off_in_the_sidebar():
     at = app_on("forward")
     assert at.select_slider(key="fw_min")
+    normal = _sizes(charts(at)["fw_hero"])
     at.toggle(key="present").set_value(True).run()
     no_exception(at)
     assert at.query_params["present"] == "1"
     assert not [w for w in at.select_slider if w.key in ("fw_min", "fw_max")]
     assert not [w for w in at.toggle if w.key == "fw_b1"]
-    big = charts(at)["fw_hero"]["layout"]["font"]["size"]
+    projected = _sizes(charts(at)["fw_hero"])           # the key figure: fitted to the first screen
+    assert projected != normal and projected[1] <= KEY_HEIGHT and projected[0] >= normal[0]
+    assert any("order: -1" in h.proto.body and ".st-key-fw_hero" in h.proto.body for h in at.get("html"))
     at.toggle(key="present").set_value(False).run()
-    assert at.select_slider(key="fw_min") and charts(at)["fw_hero"]["layout"]["font"]["size"] < big
+    assert at.select_slider(key="fw_min") and _sizes(charts(at)["fw_hero"]) == normal
     no_exception(at)
 
 

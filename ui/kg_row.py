@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 
 from .fmt import num, plural
 from .knowledge_graph import WRONG, short
+from .stepper import MAX_FRAMES, build, controls, frame_index, place, play_duration, text_panel
 from .theme import COLORS, LIGHT_GREY, axis, base_layout
 
 
@@ -157,3 +158,80 @@ def row_caption(traj, step: int, neighbours: pd.DataFrame, names: Sequence[str],
              for v in top]
     s += "Its top-" + str(int(rebuild_k)) + ": " + "; ".join(f"{short(names[v], 30)} ({p})" for v, p in zip(top, picks))
     return s + "."
+
+
+# ------------------------------------------------------------------------------------------------ the stepper
+def step_numbers(traj, i: int, neighbours: pd.DataFrame, names: Sequence[str], rebuild_k: int = 1,
+                 sampling_noise: bool = False) -> str:
+    """The numbers of reverse step i that follow the stepper's scrubber (HTML for a Plotly text trace): the step
+    x_{t−1} = c₁x̂0 + c₂x_t (+ σ̃_t ε) with this step's coefficients (docs/methods.md §2.4), the mean x̂0 on true
+    neighbours, wrong ones and elsewhere, and the row's top-k with each pick's fate."""
+    from .equations import reverse_equation
+
+    i = int(i)
+    S = traj.states.shape[0]
+    t = int(traj.steps[i]) + 1
+    v = reverse_equation(traj.betas, traj.alphas_cumprod, int(traj.steps[i]), sampling_noise=sampling_noise).values()
+    x0 = np.asarray(traj.x0_hat[i, 0], dtype=np.float64)
+    nb = neighbours["tail"].to_numpy(np.int64)
+    wrong = neighbours["wrong"].to_numpy(dtype=np.float64) == 1
+    lines = [f"<b>reverse step {i + 1} of {S}</b>  (t = {t})",
+             f"x<sub>{t - 1}</sub> = {v['c₁']}·x̂<sub>0</sub> + {v['c₂']}·x<sub>{t}</sub>"
+             + (f" + {v['σ̃ₜ']}·ε" if sampling_noise and "σ̃ₜ" in v and i < S - 1 else ""),
+             f"ᾱ<sub>t</sub> = {v['ᾱₜ']}, β<sub>t</sub> = {v['βₜ']}"]
+    if len(nb):
+        means = [("true", x0[nb[~wrong]]), ("wrong", x0[nb[wrong]]), ("elsewhere", np.delete(x0, nb))]
+        lines.append("mean x̂<sub>0</sub>: " + " · ".join(f"{k} {num(float(a.mean()))}" for k, a in means if len(a)))
+    top = np.argsort(-x0, kind="stable")[: max(1, int(rebuild_k))]
+    edges = set(nb.tolist())
+    picks = [f"{short(names[e], 24)} ({'an edge' if e in edges else 'no edge'})" for e in top]
+    lines.append(f"top-{int(rebuild_k)}: " + "; ".join(picks))
+    return "<br>".join(lines)
+
+
+def stepper_figure(traj, pos: np.ndarray, bands, neighbours: pd.DataFrame, names: Sequence[str],
+                   rebuild_k: int = 1, scope: str = "per step", start: Optional[int] = None,
+                   sampling_noise: bool = False, height: int = 580, max_frames: int = MAX_FRAMES) -> go.Figure:
+    """The KG page's row, stepped in the browser: :func:`row_figure`'s two panels (x_t and x̂0 over the entities)
+    with the step's numbers (:func:`step_numbers`) in one Plotly figure, one frame per shown step (at most
+    ``max_frames``, with the first, the last and ``start``), ▶ and a scrubber. It opens on ``start`` (0-based,
+    default the last step, the x̂0 the rebuild ranks). 'per step' ranges put the axis ranges into the frames
+    (Plotly then redraws each step)."""
+    S = traj.states.shape[0]
+    i0 = S - 1 if start is None else min(max(int(start), 0), S - 1)
+    shown = frame_index(S, max_frames, include=[i0])
+    row = place(row_figure(traj, i0, pos, bands, neighbours, names, rebuild_k, scope), (0, 0.66, 0, 1), 0)
+    data, axes = row["data"], row["axes"]
+    text, text_axes = text_panel(step_numbers(traj, i0, neighbours, names, rebuild_k, sampling_noise), 3,
+                                 (0.69, 1, 0.15, 1.0), size=15)
+    axes.update(text_axes)
+    moving = list(range(len(data) + 1))
+    data = data + [text]
+
+    nb = neighbours["tail"].to_numpy(np.int64)
+    wrong = neighbours["wrong"].to_numpy(dtype=np.float64) == 1
+    other = np.setdiff1d(np.arange(traj.states.shape[-1]), nb)
+    groups = [other] + [g for g in (nb[~wrong], nb[wrong]) if len(g)]
+    redraw = scope == "per step"
+    xt_all, x0_all = np.asarray(traj.states[:, 0]), np.asarray(traj.x0_hat[:, 0])
+    frames = []
+    for i in (int(v) for v in shown):
+        xt, x0 = np.asarray(xt_all[i], np.float64), np.asarray(x0_all[i], np.float64)
+        fd = [dict(y=vals[g].astype(np.float32)) for vals in (xt, x0) for g in groups]
+        top = np.argsort(-x0, kind="stable")[: max(1, int(rebuild_k))]
+        fd.append(dict(x=pos[top], y=x0[top].astype(np.float32), text=[str(names[v]) for v in top]))
+        fd.append(dict(text=[step_numbers(traj, i, neighbours, names, rebuild_k, sampling_noise)]))
+        fd = [dict(d, type=data[j]["type"]) for d, j in zip(fd, moving)]
+        fr = dict(name=f"step {i + 1}", data=fd, traces=moving)
+        if redraw:
+            fr["layout"] = dict(yaxis=dict(range=_range(x0)), yaxis2=dict(range=_range(xt)))
+        frames.append(fr)
+    names_ = [f"step {int(i) + 1}" for i in shown]
+    menus, sliders = controls(names_, [str(int(i) + 1) for i in shown], int(np.flatnonzero(shown == i0)[0]),
+                              "reverse step ", play_duration(len(shown)), redraw=redraw, y=1.0)
+    layout = base_layout(None, height=height)
+    layout.update(axes, shapes=row["shapes"], annotations=row["annotations"], updatemenus=menus, sliders=sliders,
+                  margin=dict(l=90, r=20, t=110, b=70))
+    layout["legend"].update(y=-0.12, yanchor="top")
+    layout["meta"] = {"steps": S}
+    return build(data, frames, layout)

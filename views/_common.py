@@ -14,7 +14,8 @@ from typing import Optional
 import streamlit as st
 
 from ui import data as uidata
-from ui.theme import PRESENT_SCALE, plotly_config, present_css, scale_figure
+from ui import presentation
+from ui.theme import PRESENT_SCALE, plotly_config, scale_figure
 from views import _loaders as L
 from views import page_params
 from views import url_state as URL
@@ -369,8 +370,8 @@ def sidebar(page: Optional[str] = None) -> None:
                   help="For a projector: larger text and figures, advanced controls hidden. Part of the link, so "
                        "a prepared link opens in presentation mode.")
         st.caption("Every setting is in the page's address: copy it to share this exact view.")
-    if presenting():
-        st.html(present_css(PRESENT_SCALE))
+    if presenting():                             # the projector's layout: ui/presentation.py
+        st.html(presentation.page_html(page, PRESENT_SCALE), unsafe_allow_javascript=True)
     from views import _tour
 
     _tour.banner(page)                          # a tour link's stop: its banner above the page
@@ -396,8 +397,8 @@ def chart(fig, key: str, filename: Optional[str] = None, export: bool = True) ->
     page; its buttons hold deferred callables, so kaleido renders only when one is clicked (Streamlit's deferred
     downloads) and its status is probed once per process (``ui.export.kaleido_status``), never per rerun.
     ``export=False`` for a chart drawn where a popover cannot go (inside another popover)."""
-    if presenting():
-        fig = scale_figure(fig, PRESENT_SCALE)
+    if presenting():                        # the page's key figure also fits the first screen
+        fig = presentation.fit_key_figure(fig) if key in presentation.KEY_CHARTS else scale_figure(fig, PRESENT_SCALE)
     st.plotly_chart(fig, key=key, config=plotly_config(filename or key), width="stretch", theme=None)
     if export:
         from views._export import export_buttons

@@ -2,6 +2,8 @@
 the rebuilt KG keeps against the sample world's ground truth, and what that does to recommendations."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import streamlit as st
 
@@ -158,22 +160,29 @@ if reverse_mode == "from_T_prime" and T_prime == 0:
     st.info("With the clean option and T′ = 0 there is nothing to denoise: the row is shown as it is.")
 traj = row_trajectory(dataset, int(entity), int(T_prime), bool(noise), reverse_mode, seed, root)
 S = traj.n_steps
-step, _ = C.sticky_slider("reverse step", 1, S, key="kg_step", default=S,
-                          help="1 = the first reverse step; the last one gives the x̂0 the rebuild ranks.")
-i = step - 1
+step, s_msg = C.sticky_value("kg_step", 1, S, default=S)      # the frame the stepper opens on (a link's step)
+if s_msg and "kg_step" in applied:
+    st.warning(f"The link's reverse step (kg_step): {s_msg}")
 neigh = kgrow.row_neighbours(edges, int(entity))
+scope = st.radio("axis range", ["per step", "whole trajectory"], horizontal=True, key="kg_scope",
+                 persist_state="session") if C.advanced() else st.session_state.get("kg_scope", "per step")
+fig = kgrow.stepper_figure(traj, A["pos"], A["bands"], neigh, names, cfg.rebuild_k, scope, start=step - 1,
+                           sampling_noise=noise)
+st.caption(f"▶ play and the step slider run in your browser: both panels, the ringed top-{cfg.rebuild_k} and the "
+           f"step's numbers follow the step, with no wait for the server. {S} reverse steps"
+           + (f"; the figure holds {len(fig.frames)} of them." if len(fig.frames) < S else ", one frame each.")
+           + f" It opens on step {step}.")
+C.chart(fig, key="kg_row", filename=f"kg_row_{entity}_steps")
 left, right = st.columns([3, 1.5])
 with left:
-    scope = st.radio("axis range", ["per step", "whole trajectory"], horizontal=True, key="kg_scope",
-                     persist_state="session") if C.advanced() else st.session_state.get("kg_scope", "per step")
-    C.chart(kgrow.row_figure(traj, i, A["pos"], A["bands"], neigh, names, cfg.rebuild_k, scope), key="kg_row",
-            filename=f"kg_row_{entity}_step{step}")
+    C.say(kgrow.row_caption(traj, S - 1, neigh, names, cfg.rebuild_k))
+    st.markdown(f"**The row's neighbours at the last step** (step {S}, the x̂0 the rebuild ranks)")
+    st.dataframe(kgrow.row_table(traj, S - 1, neigh, names), hide_index=True, width="stretch",
+                 column_config={"x̂0 at this step": st.column_config.NumberColumn(format="%.4f")})
 with right:
-    C.equation_panel(equations.reverse_equation(traj.betas, traj.alphas_cumprod, int(traj.steps[i]),
-                                                sampling_noise=noise), columns=2)
-C.say(kgrow.row_caption(traj, i, neigh, names, cfg.rebuild_k))
-st.dataframe(kgrow.row_table(traj, i, neigh, names), hide_index=True, width="stretch",
-             column_config={"x̂0 at this step": st.column_config.NumberColumn(format="%.4f")})
+    eq = equations.reverse_equation(traj.betas, traj.alphas_cumprod, int(traj.steps[S - 1]), sampling_noise=noise)
+    C.equation_panel(dataclasses.replace(eq, title="One reverse step (this step's numbers: in the figure)"),
+                     live=False)
 st.caption("Fate in the model: the stored denoised KG was rebuilt from the clean rows (T′ = 0) with the final "
            "denoiser; an edge survives if this row's or the neighbour's top-k picked it and its keep coin came up.")
 
