@@ -1,7 +1,9 @@
-"""DiffRec at the papers' largest size, in one CPU process: peak memory and seconds per epoch / evaluation pass.
+"""DiffRec at the papers' largest size, in one CPU process or several: peak memory and seconds per epoch /
+evaluation pass.
 
     python benchmarks/scale.py                                  # simulated Amazon-Book, 3 + 1 training batches,
                                                                 # one evaluation batch of 2048 users
+    torchrun --standalone --nproc_per_node 2 benchmarks/scale.py --eval-batch 1024      # two data-parallel ranks
     python benchmarks/scale.py --batches 2 --eval-users 512 --json runs/scale.json      # shorter
     python benchmarks/scale.py --data PATH/amazon-book_clean    # the authors' release, where one has it
 
@@ -16,6 +18,12 @@ users (so exactly ``--batches`` optimiser steps; one untimed warm-up batch first
 state), and ``train.evaluate`` (validation and test, one shared scoring pass, seen items masked, top-20) on the
 first ``--eval-users`` users in batches of ``--eval-batch`` (default evaluate's own batch size). Per-epoch and
 per-pass seconds are **extrapolated**: seconds per batch x ceil(users / batch size), seconds per user x users.
+
+Under torchrun (``diffrec_core.distributed``) each timed batch is the same global batch of ``batch_size`` users,
+each rank training its share and the gradients summed before every step; the evaluation batches are dealt out
+round-robin to the ranks (default ``--eval-users``: one evaluation batch per rank). Times are wall times of the
+slowest rank (barriers before and after each phase); memory is each rank's own peak (every rank holds the data
+and the whole model). Rank 0 prints and writes the JSON.
 
 Memory: peak resident set size (VmHWM from /proc/self/status, reset before each phase by writing 5 to
 /proc/self/clear_refs; where that is not allowed, the lifetime peak, labelled so), printed beside what the
@@ -49,6 +57,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from _floor import cpu_model  # noqa: E402
+from diffrec_core import distributed  # noqa: E402
 from diffrec_core.data import simulate  # noqa: E402
 from diffrec_core.data.dataset import Split  # noqa: E402
 from diffrec_core.pipeline import build_model, load_split  # noqa: E402
@@ -59,7 +68,23 @@ GiB = 1024 ** 3
 
 
 def log(*a):
-    print(*a, file=sys.stderr, flush=True)
+    if distributed.is_main():
+        print(*a, file=sys.stderr, flush=True)
+
+
+def barrier() -> None:
+    if distributed.active():
+        torch.distributed.barrier()
+
+
+def per_rank(value: int) -> list:
+    """One integer from every rank (rank order); ``[value]`` in one process."""
+    if not distributed.active():
+        return [int(value)]
+    t = torch.tensor([int(value)], dtype=torch.int64)
+    parts = [torch.zeros_like(t) for _ in range(distributed.world().world_size)]
+    torch.distributed.all_gather(parts, t)
+    return [int(x) for x in parts]
 
 
 # ------------------------------------------------------------------------------------------------ memory
@@ -150,13 +175,17 @@ def main(argv=None) -> int:
     if a.threads:
         torch.set_num_threads(a.threads)
     torch.set_flush_denormal(True)
+    world = distributed.init(torch.device("cpu"))      # a no-op outside torchrun
     eval_batch = a.eval_batch or inspect.signature(evaluate).parameters["batch_size"].default
-    eval_users = a.eval_users or eval_batch
+    eval_users = a.eval_users or eval_batch * world.world_size
     if eval_users < 1 or eval_batch < 1:
         ap.error("--eval-users and --eval-batch must be at least 1")
     eval_batch = min(eval_batch, eval_users)
 
     rss_start = rss()
+    if not a.data and distributed.is_main():
+        default_data(a.seed)                  # written once, by rank 0, before the others read it
+    barrier()
     data = Path(a.data) if a.data else default_data(a.seed)
     t0 = time.perf_counter()
     split = load_split(str(data))
@@ -170,7 +199,7 @@ def main(argv=None) -> int:
     n_params = model.n_parameters()
     w_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
     buf_bytes = sum(b.numel() * b.element_size() for b in model.buffers())
-    batch_bytes = B * I * 4
+    batch_bytes = math.ceil(B / world.world_size) * I * 4      # this rank's rows of one batch
     floor_train = w_bytes * 4 + buf_bytes + batch_bytes    # weights + grads + AdamW exp_avg, exp_avg_sq + a batch
     eval_batch_bytes = eval_batch * I * 4
     dense_bytes = U * I * 4
@@ -181,15 +210,21 @@ def main(argv=None) -> int:
 
     # --- training: one warm-up batch (allocates AdamW's state), then --batches timed ones
     exact = reset_peak()
-    gen, rng = torch.Generator().manual_seed(1), np.random.default_rng(1)
+    distributed.broadcast_state(model)
+    gen = torch.Generator().manual_seed(distributed.rank_seed(1))
+    rng = np.random.default_rng(1)             # one shuffled order on every rank
+    barrier()
     t0 = time.perf_counter()
     model.fit_epoch(head(split, B), gen, rng)
+    barrier()
     warm_s = time.perf_counter() - t0
     sub = head(split, B * a.batches)
     c0, t0 = time.process_time(), time.perf_counter()
     loss = model.fit_epoch(sub, gen, rng)["loss"]
+    barrier()
     train_s, train_cpu = time.perf_counter() - t0, time.process_time() - c0
     peak_train = peak()
+    peaks_train = per_rank(peak_train)
     rss_after_train = rss()
     per_batch = train_s / a.batches
     n_batches = math.ceil(U / B)
@@ -200,10 +235,16 @@ def main(argv=None) -> int:
     reset_peak()
     model.eval()
     esub = head(split, min(eval_users, U))
+    barrier()
     c1, t0 = time.process_time(), time.perf_counter()
     res = evaluate(model, esub, ("valid", "test"), batch_size=eval_batch)
+    barrier()
     eval_s, eval_cpu = time.perf_counter() - t0, time.process_time() - c1
     peak_eval = peak()
+    peaks_eval = per_rank(peak_eval)
+    if not distributed.is_main():
+        distributed.shutdown()
+        return 0
     per_user = eval_s / esub.n_users
     log(f"eval: {esub.n_users:,} users in batches of {eval_batch} in {eval_s:.1f} s ({per_user * 1e3:.2f} ms per "
         f"user), peak RSS {mb(peak_eval)}")
@@ -215,7 +256,7 @@ def main(argv=None) -> int:
     out = {
         "command": " ".join(["python"] + [str(x) for x in [Path(sys.argv[0]).as_posix()] + sys.argv[1:]]),
         "machine": {"cpu": cpu_model() or platform.processor(), "cpus": os.cpu_count(),
-                    "threads": torch.get_num_threads(), "torch": torch.__version__,
+                    "processes": world.world_size, "threads": torch.get_num_threads(), "torch": torch.__version__,
                     "python": platform.python_version(),
                     "loadavg": [round(v, 2) for v in os.getloadavg()]},
         "data": {"path": str(data), "users": U, "items": I, "train": int(split.train.nnz),
@@ -234,7 +275,8 @@ def main(argv=None) -> int:
                               "eval_peak_above_trained": held_eval, "eval_residual": resid_eval},
         "rss_bytes": {"start": rss_start, "after_data": rss_data, "after_model": rss_model,
                       "peak_train": peak_train, "after_train": rss_after_train, "peak_eval": peak_eval,
-                      "peak_is_per_phase": exact},
+                      "peak_is_per_phase": exact, "peak_train_per_rank": peaks_train,
+                      "peak_eval_per_rank": peaks_eval},
         "train": {"batches_timed": a.batches, "warmup_s": round(warm_s, 3), "timed_s": round(train_s, 3),
                   "cpu_s": round(train_cpu, 3), "s_per_batch": round(per_batch, 3), "batches_per_epoch": n_batches,
                   "epoch_s_extrapolated": round(per_batch * n_batches, 1)},
@@ -243,15 +285,16 @@ def main(argv=None) -> int:
                  "recall@20_on_these_users": round(res["valid"].get("recall@20", float("nan")), 4)},
     }
     print(f"DiffRec {a.preset} on {data.name}: {U:,} users x {I:,} items ({out['data']['density'] * 100:.4f} % "
-          f"dense), {n_params:,} parameters; one process, CPU, {torch.get_num_threads()} threads "
-          f"({out['machine']['cpu']})")
+          f"dense), {n_params:,} parameters; "
+          + (f"{world.world_size} processes (gloo) x {torch.get_num_threads()} threads" if distributed.active()
+             else f"one process, {torch.get_num_threads()} threads") + f", CPU ({out['machine']['cpu']})")
     print(f"  training: {per_batch:.2f} s per batch of {B} (mean of {a.batches}, after a warm-up batch) -> "
           f"{per_batch * n_batches / 60:.1f} min per epoch of {n_batches} batches (extrapolated)")
     print(f"  evaluation: {per_user * 1e3:.2f} ms per user ({esub.n_users:,} users, batches of {eval_batch}) -> "
           f"{per_user * U / 60:.1f} min per pass over {U:,} users (extrapolated)")
     print(f"  memory, theory: weights {mb(w_bytes)} + grads {mb(w_bytes)} + AdamW moments {mb(2 * w_bytes)} + one "
-          f"dense batch {mb(batch_bytes)} = {mb(floor_train)}; the dense users x items float32 matrix would be "
-          f"{mb(dense_bytes)} (never built)")
+          f"dense batch (this process's rows) {mb(batch_bytes)} = {mb(floor_train)}; the dense users x items "
+          f"float32 matrix would be {mb(dense_bytes)} (never built)")
     print(f"  memory, measured RSS: {mb(rss_start)} at start, {mb(rss_data)} with the data "
           f"(CSR {mb(out['data']['csr_bytes'])}), {mb(rss_model)} with the model, {mb(rss_after_train)} after "
           f"training" + ("" if exact else "  [peaks are lifetime peaks: clear_refs not allowed here]"))
@@ -261,11 +304,15 @@ def main(argv=None) -> int:
     print(f"  evaluation peak {mb(peak_eval)}: {mb(held_eval)} above the trained state, against one dense "
           f"evaluation batch of {mb(eval_batch_bytes)} (residual {mb(resid_eval)} = "
           f"{resid_eval / eval_batch_bytes:.1f} evaluation batches)")
+    if distributed.active():
+        print(f"  peak RSS per rank: training {', '.join(mb(x) for x in peaks_train)}; evaluation "
+              f"{', '.join(mb(x) for x in peaks_eval)} (rank 0's figures above)")
     print(f"  peak / dense matrix: {peak_train / dense_bytes:.3f} (training), {peak_eval / dense_bytes:.3f} "
           f"(evaluation)")
     if a.json:
         a.json.parent.mkdir(parents=True, exist_ok=True)
         a.json.write_text(json.dumps(out, indent=1) + "\n")
+    distributed.shutdown()
     return 0
 
 
