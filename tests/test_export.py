@@ -226,3 +226,63 @@ def test_export_buttons_helper_offers_files_or_says_why(monkeypatch):
     at = AppTest.from_function(app).run()
     assert not at.exception and not at.get("download_button")
     assert "no browser here" in at.caption[0].value
+
+
+# ------------------------------------------------------------------------------------------------ slide-ready
+def _stepper():
+    """A two-trace stepper whose frames update only trace 1 (as the pages' steppers do), with a slider."""
+    from ui.stepper import controls
+
+    names = [f"step {n}" for n in (1, 2, 3)]
+    menus, sliders = controls(names, ["1", "2", "3"], 2, "reverse step ", 300)
+    fig = go.Figure([go.Scatter(x=[0, 1], y=[5, 5], name="fixed"), go.Scatter(x=[0, 1], y=[0, 0], name="moving")],
+                    layout=dict(title=dict(text="x̂0 over the items"), updatemenus=menus, sliders=sliders,
+                                margin=dict(t=100), height=300),
+                    frames=[go.Frame(name=n, data=[go.Scatter(y=[v, v])], traces=[1])
+                            for n, v in zip(names, (1, 2, 3))])
+    return fig
+
+
+def test_exported_images_carry_a_title_and_no_slider_strip():
+    fig = _stepper()
+    g = E.titled(fig, "DiffRec · user 44 · reverse step 3 of 3")
+    assert g.layout.title.text.startswith("DiffRec · user 44 · reverse step 3 of 3")
+    assert "x̂0 over the items" in g.layout.title.text                         # the figure's own title, under it
+    assert not g.layout.sliders and not g.layout.updatemenus and g.layout.margin.t < fig.layout.margin.t
+    assert fig.layout.sliders and fig.layout.title.text == "x̂0 over the items"  # the page's figure is untouched
+    assert not E.titled(go.Figure(), None).layout.title.text
+
+
+def test_every_gif_frame_is_labelled_with_its_step_and_moves_its_own_trace():
+    fig = _stepper()
+    assert E.frame_labels(fig) == {f"step {n}": f"reverse step {n} of 3" for n in (1, 2, 3)}
+    frames = E.slide_frames(fig, "DiffRec · user 44")
+    assert [f.layout.title.text.split("<br>")[0] for f in frames] == [
+        f"DiffRec · user 44 · reverse step {n} of 3" for n in (1, 2, 3)]
+    assert [list(f.data[1].y) for f in frames] == [[1, 1], [2, 2], [3, 3]]         # the frame's trace, trace 1
+    assert all(list(f.data[0].y) == [5, 5] for f in frames) and not any(f.layout.sliders for f in frames)
+    fw = go.Figure(go.Bar(y=[1]), frames=[go.Frame(name="t=40", data=[go.Bar(y=[2])])])
+    from ui.stepper import controls
+    fw.update_layout(sliders=controls(["t=40"], ["40"], 0, "t = ", 300)[1])
+    assert E.frame_labels(fw) == {"t=40": "t = 40"}                          # the Forward page's numbering
+
+
+def test_the_pages_title_their_exports(monkeypatch):
+    """Reverse and Forward pass method, user and step to every export of their key figure; the figures caption is
+    the Download popover's story (the camera icon only where the server cannot render)."""
+    from test_pages_app import page
+    from views import _export
+
+    seen = {}
+    monkeypatch.setattr(_export, "export_buttons", lambda fig, name, key=None, title=None, **kw:
+                        seen.__setitem__(key, title))
+    at = page("reverse").run()
+    assert not at.exception
+    assert seen["rv_vectors__export"].endswith("· reverse step 10 of 10") and "user " in seen["rv_vectors__export"]
+    assert not any("camera" in c.value for c in at.caption) or not E.kaleido_status()[0]
+    at = page("forward").run()
+    assert not at.exception and seen["fw_hero__export"].startswith("Forward noising · user ")
+    monkeypatch.setattr(E, "kaleido_status", lambda: (False, "no browser here; use the camera icon"))
+    assert "camera icon" in _export.figures_note()
+    monkeypatch.setattr(E, "kaleido_status", lambda: (True, "/usr/bin/chromium"))
+    assert "Download button" in _export.figures_note() and "camera" not in _export.figures_note()

@@ -157,12 +157,62 @@ def gif_from_figures(figs: Sequence, duration_ms: int = 400, width: int = 800, h
     return gif_bytes(imgs, duration_ms)
 
 
-def gif_from_plotly_frames(fig, duration_ms: int = 400, width: int = 800, height: int = 450) -> bytes:
-    """A figure with client-side animation frames as a GIF: each frame applied to the figure, rendered, animated."""
+TITLE_MARGIN = 70           # px above the plot for a slide title (the slider's strip is dropped on export)
+
+
+def titled(fig, title: Optional[str]):
+    """A copy of ``fig`` for a slide: ``title`` (what, whom, which step) on top, the figure's own title, if any,
+    under it in smaller type. The in-browser controls (slider, play buttons) are dropped with the room they took,
+    so an exported image has no blank strip. ``title`` None: only the controls go."""
+    import plotly.graph_objects as go
+
+    g = go.Figure(fig)
+    g.layout.sliders, g.layout.updatemenus = (), ()
+    had = fig.layout.sliders or fig.layout.updatemenus
+    own = fig.layout.title.text if fig.layout.title and fig.layout.title.text else ""
+    if title:
+        text = str(title) + (f"<br><sup>{own}</sup>" if own else "")
+        g.update_layout(title=dict(text=text, x=0.01, xanchor="left", y=0.99, yanchor="top", font=dict(size=20)))
+    if title or had:
+        g.update_layout(margin=dict(t=TITLE_MARGIN + (24 if own and title else 0)))
+    return g
+
+
+def frame_labels(fig) -> dict:
+    """Frame name -> the label its slider shows ('reverse step 3 of 10', 't = 40'), so every frame of
+    a GIF says which step it is in the page's own numbering; frame names where there is no slider."""
+    names = [fr.name for fr in (fig.frames or ())]
+    sl = fig.layout.sliders[0] if fig.layout.sliders else None
+    if sl is None:
+        return {n: str(n) for n in names}
+    prefix = (sl.currentvalue.prefix or "") if sl.currentvalue else ""
+    out = {}
+    for st in sl.steps:
+        target = st.args[0][0] if st.args and st.args[0] else None
+        if target is not None:
+            out[str(target)] = f"{prefix}{st.label}".strip()
+    last = f" of {sl.steps[-1].label}" if sl.steps and prefix.strip().endswith("step") else ""   # 'step n of S'
+    return {n: out.get(str(n), str(n)) + last for n in names}
+
+
+def gif_from_plotly_frames(fig, duration_ms: int = 400, width: Optional[int] = None, height: Optional[int] = None,
+                           title: Optional[str] = None) -> bytes:
+    """A figure with client-side animation frames as a GIF: each frame applied to the figure, rendered, animated.
+    Every frame carries ``title`` and its own step (:func:`frame_labels`); the slider strip is not drawn."""
+    figs = slide_frames(fig, title)
+    width = int(width or fig.layout.width or 900)               # the figure's own shape, not a squashed one
+    height = int(height or fig.layout.height or 500)
+    return gif_from_figures(figs, duration_ms, width, height)
+
+
+def slide_frames(fig, title: Optional[str] = None) -> list:
+    """Each animation frame of ``fig`` applied to it as a figure of its own, titled with ``title`` and the frame's
+    step (:func:`frame_labels`), without the slider and play buttons: the images a GIF is made of."""
     import plotly.graph_objects as go
 
     if not fig.frames:
         raise ExportError("the figure has no animation frames")
+    labels = frame_labels(fig)
     base = fig.to_dict()
     base.pop("frames", None)
     base.get("layout", {}).pop("updatemenus", None)
@@ -171,11 +221,14 @@ def gif_from_plotly_frames(fig, duration_ms: int = 400, width: int = 800, height
     for fr in fig.frames:
         g = go.Figure(base)
         if fr.data:
-            g.update(data=[dict(t.to_plotly_json()) for t in fr.data])
+            targets = list(fr.traces) if fr.traces else list(range(len(fr.data)))   # a frame names its traces
+            for idx, t in zip(targets, fr.data):
+                g.data[int(idx)].update(t.to_plotly_json())
         if fr.layout:
             g.update_layout(fr.layout)
-        figs.append(g)
-    return gif_from_figures(figs, duration_ms, width, height)
+        label = labels.get(fr.name, str(fr.name))
+        figs.append(titled(g, f"{title} · {label}" if title else label))
+    return figs
 
 
 def _palette_bar(draw, x0, y0, x1, y1, color):

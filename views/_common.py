@@ -389,14 +389,15 @@ def say(text: str, lead: str = "") -> None:
     st.markdown((f"**{lead}** " if lead else "") + _plain(text))
 
 
-def chart(fig, key: str, filename: Optional[str] = None, export: bool = True) -> None:
+def chart(fig, key: str, filename: Optional[str] = None, export: bool = True, title: Optional[str] = None) -> None:
     """Draw a figure (built for this call: presentation mode scales its fonts and height in place), with a small
     "Download" popover under it: PNG/SVG (and GIF for an animated figure) from ``views/_export.py``.
 
     Why a popover: every chart of every page gets the same export in one place without pushing the lesson down the
     page; its buttons hold deferred callables, so kaleido renders only when one is clicked (Streamlit's deferred
     downloads) and its status is probed once per process (``ui.export.kaleido_status``), never per rerun.
-    ``export=False`` for a chart drawn where a popover cannot go (inside another popover)."""
+    ``export=False`` for a chart drawn where a popover cannot go (inside another popover). ``title``: what the
+    exported images say on top (method, user, step), so a slide names what it shows."""
     if presenting():                        # the page's key figure also fits the first screen
         fig = presentation.fit_key_figure(fig) if key in presentation.KEY_CHARTS else scale_figure(fig, PRESENT_SCALE)
     st.plotly_chart(fig, key=key, config=plotly_config(filename or key), width="stretch", theme=None)
@@ -405,7 +406,7 @@ def chart(fig, key: str, filename: Optional[str] = None, export: bool = True) ->
 
         with st.popover("Download", icon=":material/download:", type="tertiary",
                         help="this figure as an image (PNG, SVG; GIF for an animation)"):
-            export_buttons(fig, filename or key, key=f"{key}__export")
+            export_buttons(fig, filename or key, key=f"{key}__export", title=title)
 
 
 def equation_panel(eq, columns: int = 3, live: bool = True) -> None:

@@ -14,10 +14,22 @@ import streamlit as st
 from ui import export as E
 
 
-def export_buttons(fig, name: str, key: Optional[str] = None, container=None, formats=("png", "svg")) -> None:
+def figures_note() -> str:
+    """The one sentence a page says about saving its figures, true on this server: the Download button under each
+    chart where the server renders images, else why not and the toolbar's camera icon (a PNG from the browser)."""
+    ok, why = E.kaleido_status()
+    if ok:
+        return ("Figures: the Download button under each chart saves it as PNG or SVG, titled for a slide "
+                "(stepped figures also as a GIF, one labelled frame per step).")
+    return f"Figures: {why}"
+
+
+def export_buttons(fig, name: str, key: Optional[str] = None, container=None, formats=("png", "svg"),
+                   title: Optional[str] = None) -> None:
     """Download buttons for a figure, for any page: PNG and SVG where kaleido works (rendered only when clicked),
     and a GIF where the figure has animation frames; else one line saying why and what to use instead. ``name`` is
-    the file name without extension; ``key`` keeps the buttons' keys unique on a page."""
+    the file name without extension; ``key`` keeps the buttons' keys unique on a page; ``title`` (method, user,
+    step) heads every exported image and GIF frame (``ui.export.titled``), so a slide says what it shows."""
     where = container or st
     ok, why = E.kaleido_status()
     if not ok:
@@ -28,7 +40,8 @@ def export_buttons(fig, name: str, key: Optional[str] = None, container=None, fo
     cols = where.columns(len(formats))
     mimes = {"png": "image/png", "svg": "image/svg+xml", "gif": "image/gif"}
     for col, fmt in zip(cols, formats):
-        make = (lambda: E.gif_from_plotly_frames(fig)) if fmt == "gif" else (lambda f=fmt: E.figure_to_image(fig, f))
+        make = ((lambda: E.gif_from_plotly_frames(fig, title=title)) if fmt == "gif" else
+                (lambda f=fmt: E.figure_to_image(E.titled(fig, title), f)))
         col.download_button(fmt.upper(), data=make, file_name=f"{safe}.{fmt}", mime=mimes[fmt],
                             key=f"{key or safe}_{fmt}", icon=":material/animation:" if fmt == "gif" else
                             ":material/image:", on_click="ignore",

@@ -141,10 +141,12 @@ def same_user_section() -> None:
     profile = uidata.user_profile(split, user)
     heldout, seen = profile.heldout(), profile.train
     if trajs:
+        slide = f"Same user, same noise · user {user} · {frac:.0%} of each reverse run"
         C.chart(S.grid_figure(trajs, titles, frac, split.item_titles, heldout, seen), key="cmp_grid",
-                filename="same_user_topk")
+                filename="same_user_topk", title=slide)
         C.say(S.grid_caption(trajs, titles, frac, heldout))
-        C.chart(S.hits_figure(trajs, titles, heldout, frac), key="cmp_hits", filename="same_user_hits")
+        C.chart(S.hits_figure(trajs, titles, heldout, frac), key="cmp_hits", filename="same_user_hits",
+                title=slide)
         lesson = S.hits_lesson(trajs, titles, heldout)
         if lesson:
             st.info(lesson, icon=":material/school:")

@@ -110,7 +110,7 @@ if step_msg and "fw_step" in applied:
 steps = forward.frame_steps(T, include=[t0])
 states = forward.forward_states(diffusion, x0, steps, eps)
 fig = forward.stepper_figure(states, steps, ax, kinds, table, split.item_titles, current_t=t0, T=T)
-C.chart(fig, key="fw_hero", filename=f"forward_user{user}")
+C.chart(fig, key="fw_hero", filename=f"forward_user{user}", title=f"Forward noising · user {user} · t = {t0} of {T}")
 C.say(forward.history_caption(profile) + " Press ▶ or drag the step slider: the vector, the curves' marker, the "
       "histogram and the numbers at the top follow the step in your browser. "
       f"“{forward.MODEL_VIEW}” greys out which items were interacted (the model sees x_t only): at t = T the "

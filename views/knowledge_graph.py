@@ -254,4 +254,6 @@ d2.download_button("row trajectory (NPZ)", data=lambda: traj.to_npz_bytes(),
                    icon=":material/download:")
 d3.download_button("denoised KG (CSV)", data=lambda: kg_csv(dataset, root), file_name="diffkg_denoised_kg.csv",
                    mime="text/csv", key="kg_csv_kg", icon=":material/download:")
-st.caption("Figures: the camera icon in each chart's toolbar saves a PNG.")
+from views._export import figures_note  # noqa: E402 - the one sentence on saving figures
+
+st.caption(figures_note())

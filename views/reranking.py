@@ -220,7 +220,8 @@ with g1:
                              help="0 = x_init; 1, 2, … = the reverse steps (their beams are shaded); the last = "
                                   "the evaluator's pick.")
     C.chart(R.steps_figure(traj, titles, data.item_genre, genre_names, current=row), key="rr_steps_fig",
-            filename=f"dcdr_{variant}_session{session}_steps")
+            filename=f"dcdr_{variant}_session{session}_steps",
+            title=f"DCDR-{variant} · session {session} (user {user}) · step {row} of {len(rows) - 1}")
     C.say(R.step_caption(traj, row, titles))
 with g2:
     C.equation_panel(R.step_equation(traj, row), columns=2)

@@ -15,6 +15,7 @@ from views import _common as C
 from views import page_params
 from ui import data as uidata
 from ui import equations, forward, reverse, reverse_noise, reverse_stepper, reverse_variants
+from views._export import figures_note
 from views.page_params import HELDOUT_SPLIT_LABELS, REVERSE_MODE_LABELS
 
 
@@ -110,7 +111,9 @@ st.caption(f"▶ play and the step slider run in your browser: every panel of th
               else ", one frame each.")
            + f" It opens on reverse step {step}" + (" (from the link)." if "rv_step" in applied else "."))
 st.caption(reverse.numbering_caption(traj))
-C.chart(fig, key="rv_vectors", filename=f"{method}_user{user}_steps")
+slide = f"{C.method_title(method)} · user {user}"      # what every exported image of this page says on top
+C.chart(fig, key="rv_vectors", filename=f"{method}_user{user}_steps",
+        title=f"{slide} · {reverse.step_label(traj, step - 1)}")
 left, right = st.columns([1.4, 1])
 with left:
     C.say(reverse.bump_caption(traj, heldout))
@@ -135,7 +138,8 @@ d1, d2 = st.columns([3, 1.4])
 with d1:
     if table is not None:
         C.chart(reverse_noise.demotion_figure(table, reverse.step_label(traj, last) + ", the recommendation"),
-                key="rv_demotion", filename=f"{method}_user{user}_demotion")
+                key="rv_demotion", filename=f"{method}_user{user}_demotion",
+                title=f"{slide} · {reverse.step_label(traj, last)}")
     C.say(reverse_noise.demotion_caption(stats, profile.has_truth, latent and traj.raw_scores is None))
 with d2:
     if table is not None and stats["n_noise"]:
@@ -151,11 +155,11 @@ if latent and ic is not None:
     l1, l2 = st.columns(2)
     with l1:
         C.chart(reverse_variants.cluster_figure(ic, split.item_genres, profile), key="rv_clusters",
-                filename="ldiffrec_clusters")
+                filename="ldiffrec_clusters", title=slide)
         C.say(reverse_variants.cluster_caption(ic, split.item_genres, str(traj.meta.get("cluster_source", ""))))
     with l2:
         C.chart(reverse_variants.latent_figure(traj, None, slices), key="rv_latent",
-                filename=f"ldiffrec_user{user}_latent")
+                filename=f"ldiffrec_user{user}_latent", title=slide)
         C.say(reverse_variants.latent_caption(traj))
 elif latent:
     st.info("This L-DiffRec record carries no item clusters in its metadata.")
@@ -163,7 +167,7 @@ elif latent:
 if method == "tdiffrec" and model_input_row is not None:
     st.subheader("T-DiffRec: the time weights of the user's history")
     C.chart(reverse_variants.time_weights_figure(model_input_row, profile, split.item_titles), key="rv_weights",
-            filename=f"tdiffrec_user{user}_weights")
+            filename=f"tdiffrec_user{user}_weights", title=slide)
     C.say(reverse_variants.time_weights_caption(model_input_row, profile))
 
 # ---------------------------------------------------------------- downloads
@@ -175,4 +179,4 @@ d1.download_button("trajectory (CSV)", data=lambda: trajectory_io.to_csv(traj, [
 d2.download_button("trajectory (NPZ)", data=lambda: traj.to_npz_bytes(),
                    file_name=f"{method}_user{user}_trajectory.npz", mime="application/octet-stream", key="rv_npz",
                    icon=":material/download:")
-st.caption("Figures: use the camera icon in each chart's toolbar (PNG at 2× resolution).")
+st.caption(figures_note())
