@@ -26,12 +26,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 import pandas as pd
 
 from ..paths import SAMPLE_DATA
+from .sample_world_readme import README, personal_signal
+from .sample_world_utility import (  # noqa: F401 - the response model, importable from here as before
+    best_list, item_arrays, list_probs, list_utility, load_world, position_bias, relevance, response_probs, sigmoid)
 
 DEFAULT_SEED = 2024
 
@@ -120,95 +122,6 @@ UTILITY = dict(
              "theta_p = 1/log2(p+1) (p = 1-based position); P(like | click) = sigmoid(s + b_like); "
              "U(list) = sum_p weights.click*P(click_p) + weights.like*P(click_p)*P(like | click_p)"),
 )
-
-
-# --------------------------------------------------------------------------------------------------- utility model
-def sigmoid(x):
-    """The logistic function, elementwise (NumPy)."""
-    return 1.0 / (1.0 + np.exp(-x))
-
-
-def item_arrays(world: dict):
-    """(genre (I,) int64, quality (I,) float64) of the world's items."""
-    items = world["items"]
-    return np.asarray(items["genre"], dtype=np.int64), np.asarray(items["quality"], dtype=np.float64)
-
-
-def relevance(world: dict, user: int, items) -> np.ndarray:
-    """The logit ``s`` of the response model for one user and some items (equivalently ``u^T v_i + b``)."""
-    ut = world["utility"]
-    genre, quality = item_arrays(world)
-    items = np.asarray(items, dtype=np.int64)
-    taste = np.asarray(world["users"]["taste_now"][int(user)], dtype=np.float64)
-    return ut["b_click"] + ut["w_taste"] * np.log(len(taste) * taste[genre[items]]) + ut["w_quality"] * quality[items]
-
-
-def position_bias(length: int) -> np.ndarray:
-    """Examination probability ``theta_p = 1/log2(p+1)`` for 1-based positions p = 1..length."""
-    return 1.0 / np.log2(np.arange(1, length + 1) + 1.0)
-
-
-def list_probs(world: dict, s: np.ndarray, genres: np.ndarray) -> np.ndarray:
-    """Batched response probabilities: ``s`` and ``genres`` are [..., L]; returns [..., L, 2] (click, like)."""
-    ut = world["utility"]
-    length = s.shape[-1]
-    same = genres[..., :, None] == genres[..., None, :]
-    earlier = np.tril(np.ones((length, length), dtype=bool), k=-1)  # [p, q]: q comes before p
-    n_prev = (same & earlier).sum(-1)
-    click = position_bias(length) * sigmoid(s) * np.exp(-ut["gamma"] * n_prev)
-    like = click * sigmoid(s + ut["b_like"])
-    return np.stack([click, like], axis=-1)
-
-
-def response_probs(world: dict, user: int, item_list) -> np.ndarray:
-    """Marginal P(click) and P(like) at each position of a shown list: array [L, 2].
-
-    The diversity effect is why reranking is not just sorting: a third thriller in a list is examined less.
-    """
-    item_list = np.asarray(item_list, dtype=np.int64)
-    genre, _ = item_arrays(world)
-    return list_probs(world, relevance(world, user, item_list), genre[item_list])
-
-
-def list_utility(world: dict, user: int, item_list) -> float:
-    """Expected utility ``U(list) = sum_p w_click P(click_p) + w_like P(like_p)`` under the true response model."""
-    w = world["utility"]["weights"]
-    p = response_probs(world, user, item_list)
-    return float(w["click"] * p[:, 0].sum() + w["like"] * p[:, 1].sum())
-
-
-def best_list(world: dict, user: int, candidates, length: Optional[int] = None) -> np.ndarray:
-    """The exact utility-maximising list of ``length`` distinct candidates (default: the world's list length).
-
-    Why this is exact without search: each item contributes ``theta_p * a_i * exp(-gamma * k)`` with
-    ``a_i = sigmoid(s_i) * (w_click + w_like * sigmoid(s_i + b_like))`` and k its rank among earlier same-genre
-    items. An exchange argument shows that within a genre the larger ``a`` must come first, so the k-th item of a
-    genre is worth ``a_(k) * exp(-gamma k)`` wherever it stands; with ``theta`` decreasing, the best list takes the
-    ``length`` largest such values and sorts them in decreasing order (rearrangement inequality).
-    """
-    ut = world["utility"]
-    length = int(length or world["params"]["list_length"])
-    cand = np.asarray(candidates, dtype=np.int64)
-    genre, _ = item_arrays(world)
-    s = relevance(world, user, cand)
-    a = sigmoid(s) * (ut["weights"]["click"] + ut["weights"]["like"] * sigmoid(s + ut["b_like"]))
-    g = genre[cand]
-    order = np.lexsort((-a, g))                       # by genre, then value descending
-    g_sorted = g[order]
-    first = np.r_[0, np.flatnonzero(np.diff(g_sorted)) + 1]
-    k = np.arange(len(cand)) - np.repeat(first, np.diff(np.r_[first, len(cand)]))
-    eff = np.empty_like(a)
-    eff[order] = a[order] * np.exp(-ut["gamma"] * k)
-    pick = np.argsort(-eff, kind="stable")[:length]
-    return cand[pick]
-
-
-def load_world(path=None) -> dict:
-    """Read ``world.json`` (default: the shipped ``sample_data/world.json``)."""
-    path = Path(path) if path is not None else SAMPLE_DATA / "world.json"
-    if path.is_dir():
-        path = path / "world.json"
-    return json.loads(path.read_text())
 
 
 # ------------------------------------------------------------------------------------------------------ generation
@@ -497,126 +410,6 @@ def generate_world(seed: int = DEFAULT_SEED, **overrides) -> dict:
             "rerank_sessions": sessions, "world": world}
 
 
-# Validation Recall@20 / NDCG@20 of the interaction methods on the default-seed world, measured (not computed
-# here) with ``fit(build_model(m, load_split("sample")), split, seed=1)``, 'sample' presets, CPU; the README
-# shows them. Re-measure and update after changing PARAMS. BEFORE: the world of the previous defaults (see PARAMS).
-MEASURED_VALID = {"TopPop": (0.1734, 0.0940), "ItemKNN": (0.3271, 0.1722), "EASE": (0.3285, 0.1709),
-                  "Mult-VAE": (0.3205, 0.1702), "DiffRec": (0.3280, 0.1747)}
-MEASURED_BEFORE = {"TopPop": (0.2198, 0.1240), "ItemKNN": (0.2220, 0.1216), "EASE": (0.2136, 0.1211),
-                   "Mult-VAE": (0.2233, 0.1242), "DiffRec": (0.2089, 0.1181)}
-
-
-def _personal_signal(seed: int, top10: float) -> str:
-    """The README's 'Personal signal' section body: the measured table (default seed only)."""
-    if seed != DEFAULT_SEED:
-        return (f"Not measured for seed {seed}. For the shipped seed-{DEFAULT_SEED} world, personalised methods beat "
-                f"TopPop by ~1.9x\non validation Recall@20 (see the repository's sample_data/README.md).")
-    pop = MEASURED_VALID["TopPop"][0]
-    rows = [f"| {name} | {rec:.4f} | {ndcg:.4f} | {rec / pop:.2f} |" for name, (rec, ndcg) in MEASURED_VALID.items()]
-    ratios = [rec / pop for name, (rec, _) in MEASURED_VALID.items() if name != "TopPop"]
-    before = ", ".join(f"{name} {v[0]:.3f}" for name, v in MEASURED_BEFORE.items())
-    return "\n".join([
-        "A history says much more about a user's next items than popularity does: genre x favourite-studio niches and",
-        "franchise / studio continuation, learnable from co-occurrence. Validation split (per-user chronological",
-        "80/10/10), `fit(build_model(m, load_split(\"sample\")), split, seed=1)` with the 'sample' presets, one seed,",
-        "CPU (`tests/test_sample_world.py` checks EASE >= 1.3 x TopPop on these files):",
-        "",
-        "| method | Recall@20 | NDCG@20 | Recall@20 / TopPop |",
-        "|---|---|---|---|",
-        *rows,
-        "",
-        f"Random ranking: Recall@20 ~ 0.04. TopPop is still far above random (the top 10 % of items take {top10:.0%}",
-        f"of the interactions), but the personalised methods beat it by {min(ratios):.2f}-{max(ratios):.2f}x,",
-        "the kind of gap seen on real data such as MovieLens-1M (~1.5-2x).",
-        "",
-        "The previous defaults (Zipf 0.8, genre taste alpha 0.35, no studio affinity, p_seq 0.5, neighbour",
-        "weights 8/2/2/1) gave a popularity-dominated world in which nothing beat TopPop (Recall@20):",
-        f"{before}."])
-
-
-README = """# The sample world
-
-Generated by `python -m diffrec_core sample-world --out sample_data --seed {seed}`
-(module `diffrec_core/data/sample_world.py`). The same seed gives byte-identical files; a test checks that these
-files equal a fresh generation. Everything here is made up: titles, studios and people are random combinations of
-word lists.
-
-## What is in it
-
-* users: {users:,}
-* items: {items:,} ({franchises} franchises, {n_genres} genres, {n_eras} eras, {n_studios} studios,
-  {n_people} people)
-* interactions: {interactions:,} (density {density:.2%}), of which {noise_share:.1%} injected noise; the top
-  10 % of items take {top10_share:.1%} of them
-* knowledge graph: {entities} entities ({non_item_entities} non-item), {kg_triples:,} triples, of which
-  {wrong_triples} wrong
-* reranking logs: {sessions:,} sessions x {n_candidates} candidates, lists of {list_length}; click rate of
-  shown items {ctr_shown:.1%}
-
-## How it was made
-
-1. **Catalogue.** Franchises (1-4 items: a title and its sequels "II", "III", ...) get a genre, a studio (usually
-   one specialised in that genre), a start era and a lead person; each item adds 0-2 more people. Item quality is
-   a franchise effect plus noise. Popularity is Zipf-like (`rank ** -{zipf_exponent}`) over a rank that mixes
-   quality and luck. Item ids are shuffled, so they reveal nothing.
-2. **Users.** Two genre tastes per user, Dirichlet(alpha = {taste_concentration}) with a floor of
-   {taste_floor}; over the user's history the taste moves from the first toward the second by a Beta(2, 3) drift.
-   A studio affinity (favourite studios, fixed over the history): Dirichlet over the {n_studios} studios with
-   total concentration {studio_concentration} x {n_studios}, whose mean is {studio_genre_mix:.0%} the user's genre
-   tastes (through each studio's speciality) and the rest uniform, floor {taste_floor}; most users have 2-4
-   favourites. Activity: {min_interactions} + lognormal (median {activity_median}, sigma {activity_sigma}),
-   capped at {max_interactions}.
-3. **Interactions.** A first-order chain: with probability {p_seq} the next item is a neighbour of the previous one
-   (weights: same franchise {nw_franchise}, same studio {nw_studio}, shared person {nw_person}, same genre
-   {nw_genre}; times sqrt(popularity)); otherwise it is a fresh draw with weight
-   `taste_t[genre] x ({n_studios} x affinity[studio]) ** {studio_weight} x popularity` (taste_t: the
-   current, drifting genre taste). No item repeats for a user. Then round({noise_share_p} x n) items per user
-   are drawn (by popularity) from the
-   user's {n_disliked} least-liked genres and put at random places in the history: **`is_noise` = 1**.
-   Timestamps are int seconds, strictly increasing per user, spread over a random active span of 30-540 days
-   starting in 2021.
-4. **Knowledge graph.** Items are entities 0..{last_item}; genres, eras, studios and people follow (`entities.csv`).
-   Relations: `has_genre`, `from_era`, `made_by_studio`, `features_person`. Then {wrong_share:.0%} of all
-   triples are added wrong (an item linked to a wrong genre, studio or person): **`is_wrong` = 1**.
-5. **Reranking sessions.** For a random user, {n_candidates} unseen candidates are drawn by taste x popularity. An
-   imperfect ranker scores them (true logit + N(0, {ranker_noise}) noise, blind to diversity); the logged list is
-   its top {list_length} after {n_swaps} random swaps. Responses are drawn from the known model in
-   `world.json["utility"]`:
-
-{formula}
-
-   `diffrec_core.data.sample_world.best_list` computes the exact best list; `list_utility` its expected utility.
-   (The response model uses the genre taste and quality only, not the studio affinity.)
-
-## Personal signal
-
-{personal_signal}
-
-## Files
-
-* `items.csv` - item, title, genre, era, studio, people (`|`-separated), popularity (latent Zipf weight, max 1),
-  franchise.
-* `users.csv` - user, activity (number of interactions), top_genres (start of history), late_top_genres (end),
-  disliked_genres (the source of the injected noise), favourite_studios (the two of highest affinity).
-* `interactions.csv` - user, item, timestamp, is_noise; sorted by user, then time.
-* `kg.csv` - head, relation, tail, is_wrong (entity ids; relation names).
-* `entities.csv` - entity, name, type (item, genre, era, studio, person).
-* `rerank_sessions.csv` - long format, one row per (session, candidate): session, user, cand_rank (0-based rank of
-  the candidate by the upstream ranker's score; its top {list_length} is the ranker's initial list), position (1-based
-  position in the logged list, **-1 = candidate not shown**), item, shown (0/1), click, like (0 when not shown).
-  Rows are ordered by session, then shown items by position, then unshown candidates by cand_rank.
-* `world.json` - seed, parameters, the utility model, per-item genre / quality / popularity / franchise, per-user
-  taste vectors (`taste_start`, `taste_target`, `drift`, `taste_now`: the taste at the end of the history, used
-  by the sessions), `studio_affinity` and disliked genres, and these statistics.
-
-## Ground truth: never given to a model
-
-`interactions.is_noise`, `kg.is_wrong`, everything in `world.json` (tastes, studio affinities, quality, utility
-parameters), `users.csv`'s genre and studio columns and `items.csv`'s `popularity` and `franchise`. The loaders
-keep `is_noise` and `is_wrong` so that the app can show them; the methods must drop them (the splits put
-`is_noise` only into `Split.train_noise`).
-"""
-
 
 def write_sample_world(out_dir=SAMPLE_DATA, seed: int = DEFAULT_SEED) -> dict:
     """Generate the world and write its files into ``out_dir``; returns ``world["stats"]``."""
@@ -634,7 +427,7 @@ def write_sample_world(out_dir=SAMPLE_DATA, seed: int = DEFAULT_SEED) -> dict:
         seed=seed, **st, **{k: v for k, v in p.items() if k not in st}, **nw,
         franchises=int(w["items"]["franchise"].max()) + 1, n_genres=len(GENRES), n_eras=len(ERAS),
         n_studios=len(STUDIOS), noise_share_p=p["noise_share"], wrong_share=p["wrong_triple_share"],
-        last_item=p["n_items"] - 1, personal_signal=_personal_signal(seed, st["top10_share"]),
+        last_item=p["n_items"] - 1, personal_signal=personal_signal(seed, st["top10_share"], DEFAULT_SEED),
         formula="\n".join(f"   * `{part.strip()}`" for part in UTILITY["formula"].split(";")))
     (out / "README.md").write_text(text)
     return st
