@@ -60,7 +60,6 @@ are compared. ``--save`` writes the row into ``benchmarks/results/side_by_side.j
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import os
 import platform
@@ -235,9 +234,13 @@ def _dreamrec_cmd(seed: int, epochs: int, sets: dict) -> list:
     return ["DreamRec.py", f"--data={DATA_NAME}", f"--random_seed={seed}", f"--epoch={epochs}", *DREAMREC_ARGS]
 
 
-def _pct(d: dict) -> dict:
-    return {"recall@10": d["HR@10"] / 100, "recall@20": d["HR@20"] / 100, "ndcg@10": d["NDCG@10"] / 100,
-            "ndcg@20": d["NDCG@20"] / 100}
+_PCT = re.compile(r"'((?:HR|NDCG)@\d+)': (?:np\.float64\()?([-+0-9.eE]+)\)?")
+
+
+def _pct(line: str) -> dict:
+    """Their printed per-cent dict (``{'HR@5': 1.2, ...}``; NumPy >= 2 prints ``np.float64(1.2)``) as fractions."""
+    d = {k: float(v) / 100 for k, v in _PCT.findall(line)}
+    return {"recall@10": d["HR@10"], "recall@20": d["HR@20"], "ndcg@10": d["NDCG@10"], "ndcg@20": d["NDCG@20"]}
 
 
 def parse_diffurec(lines: list) -> dict:
@@ -251,7 +254,7 @@ def parse_diffurec(lines: list) -> dict:
         if m:
             ends[int(m.group(1))] = t
         if line.startswith("Test----") and k + 1 < len(lines):
-            test = _pct(ast.literal_eval(lines[k + 1][1]))
+            test = _pct(lines[k + 1][1])
     return {"test": test, "epochs": [ends[e] - starts[e] for e in sorted(ends) if e in starts]}
 
 
@@ -278,11 +281,18 @@ def run_theirs(method: str, folder: Path, shim: Path, seed: int, epochs: int, th
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-u", *cmd], cwd=folder, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
-    lines = [(time.perf_counter() - t0, line.rstrip("\n")) for line in proc.stdout]
+    lines = []
+    for line in proc.stdout:                 # time-stamped as it arrives; echoed so a long run can be followed
+        lines.append((time.perf_counter() - t0, line.rstrip("\n")))
+        log(f"  [{lines[-1][0]:8.1f} s] {lines[-1][1]}")
     rc, wall = proc.wait(), time.perf_counter() - t0
     if rc != 0:
         raise SystemExit(f"error: their {cmd[0]} failed:\n" + "\n".join(x for _, x in lines[-30:]))
-    got = (parse_diffurec if method == "diffurec" else parse_dreamrec)(lines)
+    try:
+        got = (parse_diffurec if method == "diffurec" else parse_dreamrec)(lines)
+    except (KeyError, ValueError, IndexError) as e:
+        got = {"test": None, "epochs": []}
+        log(f"error: their output could not be parsed ({e!r})")
     if got["test"] is None:
         raise SystemExit(f"error: no test metrics in the output of their {cmd[0]}:\n"
                          + "\n".join(x for _, x in lines[-30:]))
@@ -356,9 +366,13 @@ def save(path: Path, method: str, infos: list, ours: list, theirs: list, note: s
     """Write this run's row into the versioned results file (replacing the row of the same method, data, budget)."""
     if not ours or not theirs:
         raise SystemExit("error: --save needs runs of both sides (combine an --ours-only and an --authors-only file)")
-    for k in ("method", "epochs", "preset", "sets", "seeds", "data"):
+    for k in ("method", "epochs", "preset", "sets", "data"):
         if len({json.dumps(i.get(k)) for i in infos}) > 1:
             raise SystemExit(f"error: the runs to combine differ in {k}")
+    for side, runs in (("ours", ours), ("authors", theirs)):
+        seeds = [r["seed"] for r in runs]
+        if len(seeds) != len(set(seeds)):
+            raise SystemExit(f"error: the {side} runs to combine repeat a seed ({sorted(seeds)})")
     first = infos[0]
 
     def one(k):
@@ -366,7 +380,8 @@ def save(path: Path, method: str, infos: list, ours: list, theirs: list, note: s
         return " / ".join(vals) if vals else None
 
     a = AUTHORS[method]
-    row = {"method": method, "data": first["data"], "seeds": first["seeds"], "budget_epochs": first["epochs"],
+    seeds = sorted({r["seed"] for r in ours + theirs})
+    row = {"method": method, "data": first["data"], "seeds": seeds, "budget_epochs": first["epochs"],
            "preset": first["preset"] + "".join(f" {k}={v}" for k, v in (first.get("sets") or {}).items()),
            "date": one("date"), "ours_commit": one("ours_commit"),
            "authors": {"repository": a["repository"], "commit": a["commit"]},

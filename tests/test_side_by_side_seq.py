@@ -94,6 +94,9 @@ def test_parse_the_authors_logs():
     got = sbs.parse_diffurec(dr)
     assert got["test"] == pytest.approx({"recall@10": 0.025, "recall@20": 0.04, "ndcg@10": 0.012, "ndcg@20": 0.016})
     assert got["epochs"] == pytest.approx([3.0, 2.5])
+    numpy2 = dr[:-1] + [(7.0, "{'HR@5': np.float64(1.5), 'NDCG@5': np.float64(0.9), 'HR@10': np.float64(2.5), "
+                              "'NDCG@10': np.float64(1.2), 'HR@20': np.float64(4.0), 'NDCG@20': np.float64(1.6)}")]
+    assert sbs.parse_diffurec(numpy2)["test"] == got["test"]      # NumPy >= 2 prints np.float64(...)
     header = "HR@10      NDCG@10    HR@20      NDCG@20    HR@50      NDCG@50"
     dm = [(2.0, "Epoch 000; Train loss: 1.0; Time cost: 00: 00: 02"), (5.0, "Epoch 001; Train loss: 0.9; ..."),
           (6.0, "-------------------------- VAL PHRASE --------------------------"), (6.0, header),
