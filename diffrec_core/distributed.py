@@ -26,6 +26,14 @@ What is shared and what is not:
   rank computes the same metrics as one process would, and the same selection and stopping decisions.
 * **Rank 0 writes.** Only rank 0 prints the JSON line and writes checkpoints (:func:`is_main`).
 
+Where two ranks differ from one process beyond their own noise: a loss term over the batch as a whole (DiffKG's
+InfoNCE) is taken over each rank's share; the importance sampler's loss history (docs/methods.md §1.5) is
+updated by each rank from its own rows during an epoch and then replaced by rank 0's; DiffKG's full-graph
+propagation and KG rebuild run on every rank (only the batches are shared). Not data-parallel: the closed forms
+(EASE, ItemKNN, Pop: ``prepare`` is the fit, run alike on every rank; the evaluation is still sharded) and the
+reranking methods (DCDR and the rerank baselines train one list at a time; the command line refuses them
+under torchrun).
+
 Backend: gloo on CPU, nccl on CUDA (chosen from the device). Without torchrun's environment nothing here
 changes a run: :func:`shard` returns the batch, the seeds are the run's, no hook is installed.
 """

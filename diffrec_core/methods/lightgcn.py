@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import distributed
 from ..data.dataset import Split
 from ..registry import MethodSpec, register
 from ..train_config import TrainConfig
@@ -88,7 +89,7 @@ class LightGCN(Recommender):
         bs = int(c.batch_size)
         total, nb = 0.0, 0
         for s in range(0, len(order), bs):
-            o = order[s:s + bs]
+            o = distributed.shard(order[s:s + bs])     # under torchrun: this rank's pairs of the batch
             u, p, n = (torch.from_numpy(a[o]).to(self.device) for a in (users, items, negs))
             ue, ie = self.propagate(split)
             su, sp_, sn = ue[u], ie[p], ie[n]

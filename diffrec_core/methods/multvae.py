@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import distributed
 from ..data.dataset import Split
 from ..registry import MethodSpec, register
 from ..train_config import TrainConfig
@@ -121,7 +122,7 @@ class MultVAE(Recommender):
         sums = {"loss": 0.0, "nll": 0.0, "kl": 0.0}
         n, beta = 0, 0.0
         for i in range(0, len(users), bs):
-            x = self.input_rows(split, users[i:i + bs])
+            x = self.input_rows(split, distributed.shard(users[i:i + bs]))     # this rank's rows of it
             beta = self.beta()
             logits, mu, logvar = self(x, generator)
             nll = -(F.log_softmax(logits, dim=-1) * x).sum(-1).mean()
