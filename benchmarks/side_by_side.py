@@ -337,6 +337,7 @@ def save(path: Path, infos: list, ours: list, theirs: list, data_name: str, note
     row = {"method": method, **merged_info(infos, data_name, method), "note": note,
            "runs": {"ours": [repro.run_record(r) for r in ours], "authors": [repro.run_record(r) for r in theirs]}}
     row["summary"] = repro.summarize(row["runs"]["ours"], row["runs"]["authors"])
+    row["select_on"] = "test (authors' protocol)" if method == "diffkg" else "valid"   # which split kept the epoch
     doc = repro.load(path) if path.exists() else None
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(repro.dumps(repro.upsert(doc, row, not_run_list(doc))))
