@@ -237,7 +237,7 @@ def step_numbers(traj, i: int, target: Optional[int] = None, titles=None, n_titl
     r = target_ranks(traj, target)
     K = traj.topk.shape[-1]
     if r is not None:
-        lines.append(f"held-out “{title_of(target, titles)[:28]}”: rank {int(r[i])}"
+        lines.append(f"held-out “{title_of(target, titles)[:24]}”:<br>rank {int(r[i])}"
                      + (f" (in the top-{K})" if r[i] <= K else ""))
     top = [title_of(j, titles)[:30] for j in traj.topk[i, 0][:n_titles]]
     lines.append(f"top-{K} now: " + "<br>".join(f"{n + 1}. {s}" for n, s in enumerate(top))
@@ -260,7 +260,7 @@ def stepper_figure(imap: ItemMap, kind: str, traj, genres=None, titles=None, tar
     parts = [place(mapfig, (0, 0.6, 0, 1), 0)]                                   # x / y: the map
     r = target_ranks(traj, target)
     if r is not None:
-        parts.append(place(rank_figure(traj, target, i0, titles), (0.7, 1, 0, 0.36), 1))   # x2 / y2
+        parts.append(place(rank_figure(traj, target, i0, titles), (0.72, 1, 0, 0.34), 1))   # x2 / y2
     data, axes, annotations, shapes = [], {}, [], []
     for p in parts:
         data += p["data"]
@@ -271,7 +271,7 @@ def stepper_figure(imap: ItemMap, kind: str, traj, genres=None, titles=None, tar
     extra = []
     if r is not None:
         extra.append(cursor(i0 + 1, [float(r.max()), float(r.min())], "x2", "y2"))
-        annotations.append(dict(text="<b>Rank of the held-out next item</b>", x=0.7, y=0.37, xref="paper",
+        annotations.append(dict(text="<b>Rank of the held-out next item</b>", x=0.66, y=0.37, xref="paper",
                                 yref="paper", xanchor="left", yanchor="bottom", showarrow=False, font=dict(size=15)))
     text, text_axes = text_panel(step_numbers(traj, i0, target, titles), 3, (0.66, 1, 0.46, 1.0), size=15)
     base = len(data)
@@ -296,5 +296,5 @@ def stepper_figure(imap: ItemMap, kind: str, traj, genres=None, titles=None, tar
     sliders[0].update(x=0.2, len=0.8)
     layout = base_layout(None, height=height)
     layout.update(axes, annotations=annotations, shapes=shapes, updatemenus=menus, sliders=sliders,
-                  margin=dict(l=50, r=20, t=110, b=40), legend=dict(BOTTOM_LEGEND, y=-0.04))
+                  margin=dict(l=50, r=20, t=110, b=40), legend=dict(BOTTOM_LEGEND, y=-0.1))
     return build(data, frames, layout)

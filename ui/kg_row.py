@@ -181,11 +181,12 @@ def step_numbers(traj, i: int, neighbours: pd.DataFrame, names: Sequence[str], r
              f"ᾱ<sub>t</sub> = {v['ᾱₜ']}, β<sub>t</sub> = {v['βₜ']}"]
     if len(nb):
         means = [("true", x0[nb[~wrong]]), ("wrong", x0[nb[wrong]]), ("elsewhere", np.delete(x0, nb))]
-        lines.append("mean x̂<sub>0</sub>: " + " · ".join(f"{k} {num(float(a.mean()))}" for k, a in means if len(a)))
+        lines.append("mean x̂<sub>0</sub>:<br>" + "<br>".join(f"   {k}: {num(float(a.mean()))}" for k, a in means
+                                                          if len(a)))
     top = np.argsort(-x0, kind="stable")[: max(1, int(rebuild_k))]
     edges = set(nb.tolist())
-    picks = [f"{short(names[e], 24)} ({'an edge' if e in edges else 'no edge'})" for e in top]
-    lines.append(f"top-{int(rebuild_k)}: " + "; ".join(picks))
+    picks = [f"   {short(names[e], 24)} ({'an edge' if e in edges else 'no edge'})" for e in top]
+    lines.append(f"top-{int(rebuild_k)} of the row:<br>" + "<br>".join(picks))
     return "<br>".join(lines)
 
 

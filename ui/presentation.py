@@ -32,6 +32,7 @@ KEY_ELEMENTS = {
 }
 SCREEN = (1280, 720)        # the projector the layout is made for (width, height in CSS px)
 KEY_HEIGHT = 590            # px: the tallest a key figure may be so that title + figure fit in SCREEN[1]
+KEY_HEIGHTS = {"rr_steps_fig": 480}     # key figures with controls above them in their column: less room
 
 
 def key_chart(selector: str) -> Optional[str]:
@@ -79,15 +80,23 @@ def _layout_css(page: Optional[str]) -> str:
 # scales KaTeX blocks and metric values that are wider than their box; re-run whenever Streamlit redraws
 FIT_SCRIPT = """<script>(() => {
   if (window.__diffrecFit) { window.__diffrecFit(); return; }
-  const shrink = (box, el, base) => {
+  // a few passes: struts and spacing do not scale linearly. ``width`` measures what is drawn: for KaTeX the visible
+  // HTML (its hidden MathML copy adds a pixel or two to scrollWidth), else the element's scrollWidth
+  const shrink = (box, el, base, width) => {
     el.style.fontSize = '';
-    const w = box.clientWidth, s = box.scrollWidth;
-    if (w > 0 && s > w + 1) el.style.fontSize = (base * Math.floor(1000 * w / s) / 1000) + 'em';
+    let size = base;
+    for (let k = 0; k < 4; k++) {
+      const w = box.clientWidth, s = width();
+      if (!(w > 0 && s > w + 0.5)) break;
+      size *= 0.98 * w / s;
+      el.style.fontSize = size.toFixed(3) + 'em';
+    }
   };
   const fit = () => {
     document.querySelectorAll('.katex-display').forEach(d => {
-      const k = d.querySelector(':scope > .katex'); if (k) shrink(d, k, 1.21); });
-    document.querySelectorAll('[data-testid="stMetricValue"] > div').forEach(v => shrink(v, v, 1));
+      const k = d.querySelector(':scope > .katex'), h = k && k.querySelector('.katex-html');
+      if (h) shrink(d, k, 1.21, () => h.getBoundingClientRect().width); });
+    document.querySelectorAll('[data-testid="stMetricValue"] > div').forEach(v => shrink(v, v, 1, () => v.scrollWidth));
   };
   let timer = null;
   const later = () => { clearTimeout(timer); timer = setTimeout(fit, 60); };

@@ -156,3 +156,23 @@ def controls(names: Sequence[str], labels: Sequence[str], active: int, prefix: s
 
 def build(data: List[dict], frames: List[dict], layout: dict) -> go.Figure:
     return go.Figure(data=data, layout=layout, frames=frames)
+
+
+# Plotly's ❚❚ pause is an 'immediate' animate call, which interrupts the running play animation by rejecting its
+# promise without a reason; the play button's own handler never catches that promise, so the browser reports an
+# unhandled rejection "undefined" on every pause. This page script marks exactly those rejections as handled: a
+# rejection without a reason within 1 s after a Plotly figure reported an interrupted animation. Any other
+# rejection still reaches the console.
+PAUSE_SCRIPT = """<script>(() => {
+  if (window.__diffrecPause) return;
+  window.__diffrecPause = true;
+  let interrupted = -1e9;
+  const hook = gd => { if (gd.__pauseHook || !gd.on) return; gd.__pauseHook = true;
+                       gd.on('plotly_animationinterrupted', () => { interrupted = performance.now(); }); };
+  const scan = () => document.querySelectorAll('.js-plotly-plot').forEach(hook);
+  new MutationObserver(scan).observe(document.body, {childList: true, subtree: true});
+  scan();
+  window.addEventListener('unhandledrejection', e => {
+    if (e.reason === undefined && performance.now() - interrupted < 1000) e.preventDefault();
+  });
+})();</script>"""

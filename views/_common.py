@@ -16,6 +16,7 @@ import streamlit as st
 from ui import data as uidata
 from ui import presentation
 from ui.theme import PRESENT_SCALE, plotly_config, scale_figure
+from ui.stepper import PAUSE_SCRIPT
 from views import _loaders as L
 from views import page_params
 from views import url_state as URL
@@ -372,6 +373,7 @@ def sidebar(page: Optional[str] = None) -> None:
         st.caption("Every setting is in the page's address: copy it to share this exact view.")
     if presenting():                             # the projector's layout: ui/presentation.py
         st.html(presentation.page_html(page, PRESENT_SCALE), unsafe_allow_javascript=True)
+    st.html(PAUSE_SCRIPT, unsafe_allow_javascript=True)   # ❚❚ pause without an error in the console (ui/stepper.py)
     from views import _tour
 
     _tour.banner(page)                          # a tour link's stop: its banner above the page
@@ -399,7 +401,8 @@ def chart(fig, key: str, filename: Optional[str] = None, export: bool = True, ti
     ``export=False`` for a chart drawn where a popover cannot go (inside another popover). ``title``: what the
     exported images say on top (method, user, step), so a slide names what it shows."""
     if presenting():                        # the page's key figure also fits the first screen
-        fig = presentation.fit_key_figure(fig) if key in presentation.KEY_CHARTS else scale_figure(fig, PRESENT_SCALE)
+        fig = (presentation.fit_key_figure(fig, presentation.KEY_HEIGHTS.get(key, presentation.KEY_HEIGHT))
+               if key in presentation.KEY_CHARTS else scale_figure(fig, PRESENT_SCALE))
     st.plotly_chart(fig, key=key, config=plotly_config(filename or key), width="stretch", theme=None)
     if export:
         from views._export import export_buttons
