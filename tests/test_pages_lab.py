@@ -59,6 +59,9 @@ def test_page_renders_with_three_tabs_and_the_sample_report():
 
 
 def test_training_progresses_with_live_curves_and_is_kept_for_the_session():
+    import torch
+
+    threads = torch.get_num_threads()
     at = run_page(lab_method="diffrec")
     at.number_input(key="lab_ep_diffrec_sample").set_value(2)
     at.number_input(key="lab_ev_diffrec_sample").set_value(1)
@@ -81,6 +84,7 @@ def test_training_progresses_with_live_curves_and_is_kept_for_the_session():
     assert float(m["validation recall@20"]) == pytest.approx(max(np.asarray(sel["y"], dtype=float)), abs=1e-4)
     assert float(m["test recall@20"]) > 0
     assert "Done (epoch limit)" in texts(at)
+    assert torch.get_num_threads() == threads               # the chunks' one training thread is the chunks' only
     labels = [b.proto.label for b in at.get("download_button")]
     from ui.export import kaleido_status
     assert "checkpoint (zip)" in labels
