@@ -70,7 +70,7 @@ def load_rerank_sessions(root=None, max_bytes: Optional[int] = MAX_BYTES, remap_
     attrs = {"source": str(f)}
     for c, what in (("session", "session id"), ("user", "user id"), ("item", "item id")):
         if remap_ids:
-            cols[c], attrs[f"{c}id_column"] = remap_to_index(id_column(df[c], ln, f, what))
+            cols[c], attrs[f"{c}_ids"] = remap_to_index(id_column(df[c], ln, f, what))
         else:
             v = numeric_column(df[c], ln, f, what)
             bad = (v < 0) | (v >= MAX_RERANK_ID)
