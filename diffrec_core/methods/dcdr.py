@@ -56,11 +56,9 @@ train and evaluate one model on logged sessions: ``python -m diffrec_core train 
 """
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
@@ -69,10 +67,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..diffusion.discrete import apply_swaps, describe_step, make_noise, pair_of_op
-from ..paths import PRETRAINED
 from ..registry import MethodSpec, register
-from ..rerank import RerankData, Request, load_rerank_data
+from ..rerank import RerankData, Request
 from ..trajectory import Trajectory
+from .dcdr_run import STOP_TEXT, Beam, DCDRRun, distinct_beam_decode, run_to_trajectory  # noqa: F401
 from .base import make_adamw
 from .rerank_common import Evaluator, KeepBest, ListEncoder, ListModel, ListNetConfig, batches, list_utility, \
     train_evaluator
@@ -156,47 +154,6 @@ class GeneratorT(nn.Module):
 
 
 # ------------------------------------------------------------------------------------------------ DCDR
-@dataclass
-class Beam:
-    lst: np.ndarray                 # candidate indices
-    logp: float                     # cumulative log-probability of the moves that made it
-    u: float = float("nan")         # evaluator's Û
-    move: str = ""                  # what the last step did to its parent
-    parent: int = -1                # index of the parent beam in the previous step
-
-
-@dataclass
-class DCDRRun:
-    """Everything one reranking run did (the page and ``trajectory`` read this)."""
-
-    request: Request
-    variant: str
-    condition: str
-    beam: int
-    ks: List[int]                                  # reverse steps run (T_inf .. )
-    beams: List[List[Beam]]                        # beams[0] = [x_init]; beams[s] after reverse step s
-    best_path: List[np.ndarray]                    # the best beam's list fed to each step, then after the last
-    x0_preds: List[np.ndarray]                     # DCDR-T: the argmax x0 prediction per step (distinct decode)
-    output: np.ndarray
-    output_from: str                               # 'x_init' or 'step s, beam b'
-    u_init: float
-    u_output: float
-    stop: str                                      # 'no-op' | 'evaluator' | 'steps'
-    stop_text: str
-    seconds: float = 0.0
-    output_at: Tuple[int, int] = (0, 0)            # (step, beam) of the output in ``beams``; (0, 0) = x_init
-
-    @property
-    def n_steps(self) -> int:
-        return len(self.beams) - 1
-
-
-STOP_TEXT = {
-    "no-op": "the beams came out as the lists they went in: the list stopped changing (with B = 1: the most "
-             "likely move was the no-op)",
-    "evaluator": "the evaluator's best Û did not improve on the previous step",
-    "steps": "all reverse steps were run",
-}
 
 
 class DCDR(ListModel):
@@ -515,123 +472,15 @@ class DCDR(ListModel):
         return run_to_trajectory(run, self.list_schedule(run.request.L), self.name)
 
 
-def run_to_trajectory(run: DCDRRun, schedule, method: str = "dcdr") -> Trajectory:
-    req = run.request
-    items = lambda idx: req.candidates[np.asarray(idx, dtype=np.int64)]  # noqa: E731
-    S = run.n_steps
-    states = [items(run.best_path[s]) for s in range(S)] + [items(run.best_path[S])]
-    after = [items(run.best_path[s + 1]) for s in range(S)] + [items(run.output)]
-    steps = list(run.ks[:S]) + [0]
-    st = np.asarray(states, dtype=np.float32)[:, None, :]
-    x0 = np.asarray(after, dtype=np.float32)[:, None, :]
-    beams = [[{"items": items(b.lst).tolist(), "logp": b.logp, "u_hat": b.u, "move": b.move, "parent": b.parent}
-              for b in step] for step in run.beams]
-    meta = {"sampler": "beam search", "variant": run.variant, "condition": run.condition, "beam": run.beam,
-            "beams": beams, "stop": run.stop, "stop_text": run.stop_text, "output_from": run.output_from,
-            "u_init": run.u_init, "u_output": run.u_output, "step_kinds": ["reverse"] * S + ["select"],
-            "output_at": [int(v) for v in run.output_at],
-            "candidates": req.candidates.tolist(), "init": items(req.init).tolist(), "reconstruction": True,
-            "x0_preds": [np.asarray(x).tolist() for x in run.x0_preds]}
-    betas, ab = schedule
-    topk = x0.astype(np.int64)
-    return Trajectory(method=method, steps=np.asarray(steps, dtype=np.int64), states=st, x0_hat=x0,
-                      final=x0[-1].copy(), users=np.asarray([req.user]), betas=betas, alphas_cumprod=ab,
-                      topk=topk, final_topk=topk[-1].copy(), meta=meta)
+_PRETRAINED = ("pretrain", "load_pretrained_rerank", "CHECKPOINTS", "PRETRAIN_HINT")
 
 
-def distinct_beam_decode(logp: np.ndarray, width: int) -> List[Tuple[np.ndarray, float]]:
-    """Best ``width`` lists of distinct candidates under per-position log-probabilities ``logp`` (L, n),
-    decoded position by position with a beam of ``width`` (items already placed are masked). Width 1 is the
-    greedy left-to-right decode."""
-    L, n = logp.shape
-    lists = np.zeros((1, 0), dtype=np.int64)
-    scores = np.zeros(1)
-    used = np.zeros((1, n), dtype=bool)
-    for p in range(L):
-        cand = np.where(used, -np.inf, scores[:, None] + logp[p][None, :])       # (beams, n)
-        flat = cand.ravel()
-        top = np.argsort(-flat, kind="stable")[:width]
-        top = top[np.isfinite(flat[top])]
-        b, c = np.divmod(top, n)
-        lists = np.concatenate([lists[b], c[:, None]], 1)
-        scores = flat[top]
-        used = used[b].copy()
-        used[np.arange(len(c)), c] = True
-    return [(lists[i].copy(), float(scores[i])) for i in range(len(scores))]
-
-
-# ------------------------------------------------------------------------------------------------ pretraining
-def pretrain(out=None, data_root=None, seed: int = 1, log=print, threads: Optional[int] = None) -> dict:
-    """Train the sample-world rerankers and write ``pretrained/dcdr_p``, ``pretrained/dcdr_t`` (both with the same
-    evaluator), ``pretrained/dcdr_prm`` and ``pretrained/dcdr_results.json`` (training losses and times; the
-    benchmark adds held-out figures). Deterministic for a seed and thread count."""
-    from .. import checkpoint       # checkpoint imports the methods package: loaded when this runs, not before
-    from .rerank_baselines import PRM, RerankNetConfig     # here: DCDR registers first (the registry keeps order)
-
-    out = Path(out) if out else PRETRAINED
-    if threads:
-        torch.set_num_threads(int(threads))
-    data = load_rerank_data(data_root)
-    results = {"seed": seed, "sessions": {k: int(len(v)) for k, v in data.splits.items()}, "methods": {}}
-    t0 = time.perf_counter()
-    log("DCDR-P (trains the shared evaluator first)")
-    torch.manual_seed(seed)
-    p = DCDR(DCDRConfig(variant="P"), data.n_users, data.n_items)
-    rp = p.fit_lists(data, seed=seed, log=log)
-    checkpoint.save(p, out / "dcdr_p", "sample-rerank")
-    log("DCDR-T (shares DCDR-P's evaluator)")
-    torch.manual_seed(seed)
-    t = DCDR(DCDRConfig(variant="T"), data.n_users, data.n_items)
-    rt = t.fit_lists(data, seed=seed, log=log, evaluator_state=p.evaluator.state_dict())
-    checkpoint.save(t, out / "dcdr_t", "sample-rerank")
-    log("PRM baseline")
-    torch.manual_seed(seed)
-    prm = PRM(RerankNetConfig(), data.n_users, data.n_items)
-    rr = prm.fit_lists(data, seed=seed, log=log)
-    checkpoint.save(prm, out / "dcdr_prm", "sample-rerank")
-    results["methods"] = {"dcdr_p": rp, "dcdr_t": rt, "rerank_prm": rr}
-    results["train_seconds_total"] = round(time.perf_counter() - t0, 2)
-    results["parameters"] = {"dcdr_p": p.n_parameters(), "dcdr_t": t.n_parameters(), "rerank_prm": prm.n_parameters()}
-    prev = out / "dcdr_results.json"
-    if prev.exists():   # keep the benchmark's held-out table (seed 1 reproduces the same models exactly)
-        try:
-            old = json.loads(prev.read_text())
-            if "heldout" in old and old.get("seed") == seed:
-                results["heldout"] = old["heldout"]
-        except (OSError, ValueError):
-            pass
-    prev.write_text(json.dumps(results, indent=1, sort_keys=True, default=float) + "\n")
-    log(f"wrote {out / 'dcdr_p'}, {out / 'dcdr_t'}, {out / 'dcdr_prm'} in {results['train_seconds_total']} s")
-    return results
-
-
-CHECKPOINTS = {"dcdr_p": "dcdr_p", "dcdr_t": "dcdr_t", "rerank_prm": "dcdr_prm"}
-PRETRAIN_HINT = "python -m diffrec_core pretrain --methods dcdr"
-
-
-def load_pretrained_rerank(root=None, n_users: Optional[int] = None, n_items: Optional[int] = None):
-    """The pretrained sample-world rerankers: {'dcdr_p', 'dcdr_t', 'rerank_prm', and the evaluator-based
-    baselines built from DCDR-P's evaluator}, plus a list of messages for checkpoints that are missing or broken.
-    Raises FileNotFoundError (with the command that makes them) when DCDR-P itself is unavailable."""
-    from .. import checkpoint       # see pretrain
-    from .rerank_baselines import build_rerankers
-
-    root = Path(root) if root is not None else PRETRAINED
-    models, problems = {}, []
-    for key, folder in CHECKPOINTS.items():
-        path = root / folder
-        if not (path / "model.safetensors").exists() or not (path / "config.json").exists():
-            problems.append(f"no checkpoint for {key} in `{path}`")
-            continue
-        try:
-            models[key] = checkpoint.load(path, n_users, n_items)[0].eval()
-        except (ValueError, OSError, KeyError) as e:
-            problems.append(f"the checkpoint for {key} in `{path}` could not be loaded: {e}")
-    if "dcdr_p" not in models:
-        raise FileNotFoundError("No usable pretrained DCDR checkpoint (" + "; ".join(problems) + "). Make them with "
-                                f"`{PRETRAIN_HINT}` (under a minute on a CPU) and reload.")
-    models.update(build_rerankers(models["dcdr_p"], models.get("rerank_prm")))
-    return models, problems
+def __getattr__(name):
+    # pretraining lives in dcdr_pretrained.py, which imports this module: its names are looked up there on use
+    if name in _PRETRAINED:
+        from . import dcdr_pretrained
+        return getattr(dcdr_pretrained, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 register(MethodSpec(
