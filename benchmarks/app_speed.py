@@ -56,7 +56,7 @@ CHANGES = {
     "reverse": [("top-K", "select_slider", "rv_k", "all"),
                 ("axis range", "radio", "rv_scope", "all")],
     "compare": [("metric", "radio", "cmp_metric", "all")],
-    "knowledge_graph": [("step slider", "slider", "kg_step", "spread")],
+    "knowledge_graph": [("T′ slider (rebuilds the row's frames)", "slider", "kg_tprime", "spread")],
 }
 
 
