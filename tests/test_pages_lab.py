@@ -131,11 +131,15 @@ CSV = "user,item,timestamp\n" + "\n".join(f"{u},{(u * 5 + j) % 40},{1000000000 +
 
 def test_upload_then_train_on_it():
     at = run_page()
+    at.session_state["lab_tab"] = "Data"
     uploader(at, "lab_upload").set_value(("mine.csv", CSV.encode(), "text/csv")).run()
     no_exception(at)
     assert any("mine.csv loaded" in s for s in messages(at, "success"))
+    picked = at.selectbox(key="lab_dataset")
+    assert picked.value != "sample" and "mine.csv" in picked.format_func(picked.value)   # the Train tab shows it
     at.button(key="lab_use_upload").click().run()
     no_exception(at)
+    assert at.get("tab_container")[0].proto.tab_container.default_tab_index == 0          # and opens on Train
     assert metrics(at)["users"] == "60" and metrics(at)["items"] == "40"
     at.selectbox(key="lab_method").set_value("ease").run()
     train(at)
@@ -342,3 +346,37 @@ def test_downloads_of_a_trained_model_are_real_files(deferred):
     traj = load_trajectory(deferred["multvae_user7.npz"]())
     assert traj.users.tolist() == [7] and traj.method == "multvae"
     assert deferred["multvae_user7.gif"]()[:6] == b"GIF89a"
+
+
+def test_a_chosen_lab_model_is_named_above_every_page_title_and_the_radio_says_where():
+    """With a Lab model chosen, each page's line above its title says whether that page shows it; the Lab's radio
+    names the pages that can."""
+    import torch
+
+    from test_url_state import app_on
+    from views import _lab_state
+
+    torch.set_num_threads(1)
+    run = L.LabRun("diffrec", L.LabData.sample(), seed=3, epochs=1, eval_every=1)
+    while not run.done:
+        run.step()
+    rid = L.RUNS.put(run, "run", "diffrec")
+    at = app_on("reverse")
+    at.session_state["lab_runs"] = [rid]
+    at.session_state["lab_active"] = rid
+    at.session_state["method"] = "diffrec"
+    at.run()
+    no_exception(at)
+    lines = [m.value for m in at.markdown if "Lab model" in m.value]
+    assert lines == [f":violet-badge[:material/science: Lab model: {run.label()}]"]
+    for other in ("compare", "forward"):
+        at.switch_page(f"views/{other}.py").run()
+        no_exception(at)
+        lines = [m.value for m in at.markdown if "Lab model" in m.value]
+        assert len(lines) == 1 and "this page shows the pretrained models" in lines[0]
+        assert "shown on Reverse denoising" in lines[0]
+    at.switch_page("views/lab.py").run()
+    no_exception(at)
+    radio = at.radio(key="lab_active")
+    assert "Reverse denoising" in radio.label and "every page" not in radio.label
+    assert list(_lab_state.MODEL_PAGES.values()) == ["Reverse denoising"]

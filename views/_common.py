@@ -377,6 +377,10 @@ def sidebar(page: Optional[str] = None) -> None:
     from views import _tour
 
     _tour.banner(page)                          # a tour link's stop: its banner above the page
+    lab = _lab()
+    line = lab.badge(current("dataset")) if lab is not None else None
+    if line:                                    # a Lab model is chosen: whether this page shows it, above its title
+        st.markdown(line)
 
 
 # ------------------------------------------------------------------------------------------------ rendering

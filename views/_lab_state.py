@@ -176,6 +176,25 @@ def model_for(method: str, dataset: str) -> Optional[Tuple[str, L.LabRun]]:
     return hit if why_not(hit[1], dataset) is None else None
 
 
+
+def badge(dataset: str) -> Optional[str]:
+    """The line above a page's title while a Lab model is chosen for this session (None when none is): whether
+    this page shows it, and where it is shown instead, so no page looks like it uses a model it does not."""
+    hit = choice()
+    if hit is None:
+        return None
+    run = hit[1]
+    page = st.session_state.get("_url_page")
+    why = why_not(run, dataset)
+    where = ", ".join(MODEL_PAGES.values())
+    if why is None and page in MODEL_PAGES:
+        if st.session_state.get("method") == run.method:
+            return f":violet-badge[:material/science: Lab model: {run.label()}]"
+        return (f":gray-badge[:material/science: Lab model chosen ({run.title}); this page shows the pretrained "
+                f"{loaders.method_title(st.session_state.get('method') or run.method)}]")
+    return (f":gray-badge[:material/science: Lab model chosen ({run.title}); this page shows the pretrained models"
+            + (f" - the Lab model is shown on {where}" if why is None else "") + "]")
+
 def _use_model() -> None:
     """Sidebar callback: the chosen Lab run becomes the session's model for the pages (the Lab page's own radio
     writes the same ``lab_active``), and the sidebar's method follows it so the Reverse page shows it at once."""

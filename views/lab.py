@@ -67,7 +67,9 @@ def _use(rid) -> None:
 
 
 def _train_on(did: str) -> None:
+    """'Train on it': the upload becomes the Train tab's data set and the Train tab opens."""
     st.session_state["lab_dataset"] = did
+    st.session_state["lab_tab"] = "Train"
 
 
 linked = C.url_state(PP.LAB)        # tab, method and preset from a shared link (never uploads or runs)
@@ -81,6 +83,9 @@ tab_train, tab_data, tab_files = st.tabs(list(PP.LAB_TABS), key="lab_tab", on_ch
 # ================================================================================================= Train
 with tab_train:
     options = dict(lab.datasets())
+    picked = st.session_state.pop("_lab_pick_data", None)
+    if picked in options:                # a new upload: the data set the Train tab shows (before its widget)
+        st.session_state["lab_dataset"] = picked
     if st.session_state.get("lab_dataset") not in options:
         if st.session_state.get("lab_dataset") is not None:
             st.warning("The data set chosen before is no longer held by the server (uploads are kept for a while "
@@ -222,8 +227,16 @@ with tab_train:
         labels = {rid: r.label() for rid, r in done}
         if st.session_state.get("lab_active") not in ids:
             st.session_state["lab_active"] = None
-        st.radio("Use on every page in this session", ids, key="lab_active",
-                 format_func=lambda r: "the pretrained models (default)" if r is None else labels[r])
+        pages = ", ".join(lab.MODEL_PAGES.values())
+        where = {rid: lab.why_not(r, C.current("dataset")) for rid, r in done}
+        st.radio(f"Use in place of the pretrained model on the pages that can show it ({pages}), in this "
+                 f"session", ids, key="lab_active",
+                 format_func=lambda r: "the pretrained models (default)" if r is None else
+                 labels[r] + (f" · shown on {pages}" if where[r] is None else " · no page can show it"),
+                 help="The other pages keep their pretrained models; each page's title line says which it shows.")
+        chosen = st.session_state.get("lab_active")
+        if chosen is not None and where.get(chosen):
+            st.caption(where[chosen])
         st.caption(f"Kept while this session lasts (at most {lab.PER_SESSION} per session; the server holds "
                    f"{L.RUNS.max_entries} in all and forgets the oldest first).")
 
@@ -252,9 +265,12 @@ with tab_data:
                 data_id = lab.add_dataset(L.LabData(name=safe_name(up.name), log=res.log, report=res.report,
                                                     spec="upload"))
                 cached = {"tag": tag, "id": data_id, "notes": res.notes, "error": None}
+                st.session_state["_lab_pick_data"] = data_id     # the Train tab picks it up on the next run
             except UploadError as e:
                 cached = {"tag": tag, "id": None, "notes": [], "error": str(e)}
             st.session_state["lab_upload_result"] = cached
+            if cached["id"] is not None:
+                st.rerun()                    # so the Train tab (drawn above) and the report below show the upload
         if cached["error"]:
             st.error(f"{safe_name(up.name)} cannot be used: {cached['error']}", icon="⚠️")
         else:
