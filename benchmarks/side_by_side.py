@@ -89,10 +89,10 @@ AUTHORS_REPO = "github.com/YiyanXu/DiffRec"
 # the methods with an authors' repository this script cannot run yet, and why (kept in the results file; the
 # sequential methods' entries belong to benchmarks/side_by_side_seq.py, whose own list wins where it has one)
 NOT_RUN = (
-    {"method": "diffurec", "reason": "Amazon Beauty: their data loader reads pickles of their own preprocessing, so "
-                                     "the same-files condition needs a converter first"},
-    {"method": "dreamrec", "reason": "Amazon Beauty: their data loader reads pickles of their own preprocessing, so "
-                                     "the same-files condition needs a converter first"},
+    {"method": "diffurec", "reason": "Amazon Beauty: run by benchmarks/side_by_side_seq.py (converter to their "
+                                     "pickled loader format); no row saved yet"},
+    {"method": "dreamrec", "reason": "Amazon Beauty: run by benchmarks/side_by_side_seq.py (converter to their "
+                                     "pickled loader format); no row saved yet"},
 )
 METRICS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
 # DiffRec/main.py arguments of the tuned ML-1M (clean) run (README; inference.py's checkpoint name)

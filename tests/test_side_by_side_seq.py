@@ -115,3 +115,25 @@ def test_budget_and_overrides_are_refused_where_they_cannot_hold():
     with pytest.raises(SystemExit, match="no DiffuRec"):
         sbs._diffurec_cmd(1, 1, {"use_pos_emb": True})
     assert "--hidden_size=32" in sbs._diffurec_cmd(1, 1, {"hidden": 32})
+
+
+def test_save_writes_a_row_and_keeps_the_other_scripts_not_run(tmp_path):
+    from diffrec_core import reproduction as repro
+    path = tmp_path / "side_by_side.json"
+    other = {"method": "tdiffrec", "reason": "another script's reason"}
+    path.write_text(repro.dumps({"schema": repro.SCHEMA, "version": repro.VERSION, "rows": [], "not_run": [other]}))
+    info = {"method": "dreamrec", "epochs": 10, "preset": "beauty-authors", "sets": {}, "data": "beauty",
+            "seeds": [1, 2], "command": "x"}
+
+    def run(seed, hr):
+        return {"seed": seed, "test": {"recall@10": hr, "recall@20": 2 * hr, "ndcg@10": hr / 2, "ndcg@20": hr},
+                "best_epoch": 10, "epochs_run": 10, "epoch_s": 1.0}
+
+    sbs.save(path, "dreamrec", [info], [run(1, 0.01), run(2, 0.02)], [run(1, 0.015), run(2, 0.025)])
+    doc = repro.load(path)
+    (row,) = doc["rows"]
+    assert (row["method"], row["budget_epochs"], row["seeds"]) == ("dreamrec", 10, [1, 2])
+    assert row["summary"]["recall@10"]["diff"] == pytest.approx(-0.005)
+    assert [n["method"] for n in doc["not_run"]] == ["tdiffrec", "diffurec"]     # dreamrec has a row now
+    with pytest.raises(SystemExit, match="repeat a seed"):
+        sbs.save(path, "dreamrec", [info], [run(1, 0.01), run(1, 0.02)], [run(1, 0.015)])
