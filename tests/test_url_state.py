@@ -163,3 +163,44 @@ def test_no_page_blocks_the_server_with_a_loop():
     for name in ("reverse", "forward"):                          # these two step in the browser only
         src = (REPO / "views" / f"{name}.py").read_text()
         assert "run_every" not in src and "stepper_figure" in src, name
+
+
+# ------------------------------------------------------------------------------------------------ the shared link
+def test_id_lists_in_links_are_capped():
+    from views.url_state import id_list, ids_text
+
+    c = id_list(5, 999, max_chars=30)
+    assert c("") and c("1,2,3") and c("0, 7; 999") and ids_text([3, 1, 2]) == "3,1,2"
+    for bad in ("abc", "-1", "1.5", "1000", "1,2,3,4,5,6", "9" * 40, "1," * 20, "`[x](http://e)`", None, 12):
+        assert not c(bad), bad
+    assert not page_params.RERANKING["rr_ids"].accepts("1," * 5000)          # a hostile link stays harmless
+
+
+def test_a_built_rerank_list_travels_in_the_copy_link():
+    """The sidebar's 'Copy link' holds every setting and the built list as ids (picked or typed); the link opens
+    on that list."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from diffrec_core.rerank import load_rerank_data
+
+    def link(at) -> dict:
+        codes = [c.value for c in at.sidebar.code]
+        assert len(codes) == 1
+        return {k: v[0] for k, v in parse_qs(urlsplit(codes[0]).query, keep_blank_values=True).items()}
+
+    at = app_on("reranking", rr_source="build")
+    no_exception(at)
+    session = int(at.number_input(key="rr_session").value)
+    cands = [int(c) for c in load_rerank_data().cands[session]]
+    picks = cands[2:7][::-1]
+    at.multiselect(key=f"rr_pick_{session}").set_value(picks).run()
+    no_exception(at)
+    q = link(at)
+    assert q["rr_source"] == "build" and q["rr_session"] == str(session) and q["rr_ids"] == ",".join(map(str, picks))
+    again = app_on("reranking", **q)                                        # the link rebuilds the same list
+    no_exception(again)
+    assert again.text_input(key="rr_ids").value == q["rr_ids"]
+    assert link(again)["rr_ids"] == q["rr_ids"]
+    bad = app_on("reranking", rr_source="build", rr_ids="1," * 400)
+    no_exception(bad)
+    assert "rr_ids=" in toasts(bad) and "at most 20 comma-separated ids" in toasts(bad)

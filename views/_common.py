@@ -66,8 +66,14 @@ def url_state(params: dict, notify: bool = True) -> set:
 
 
 def sync_url() -> None:
-    """Write the page's current settings into the URL (app.py after each run; call at the end of a fragment)."""
+    """Write the page's current settings into the URL (app.py after each run; call at the end of a fragment), and
+    offer the link in the sidebar (at the end of the run, so it holds every widget's value)."""
     URL.sync()
+    with st.sidebar.popover("Copy link", icon=":material/link:",
+                            help="This exact view as a link: the settings, the step a stepper opens on, a built "
+                                 "list (never uploads or Lab models)."):
+        st.code(URL.share_url(), language=None, wrap_lines=True)
+        st.caption("The copy icon at the right of the link copies it.")
 
 
 

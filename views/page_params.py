@@ -10,7 +10,7 @@ from diffrec_core import compare as compare_core
 from diffrec_core.diffusion import PRESETS
 from ui.reranking import CONDITION_LABELS
 from ui.reverse import SCOPES
-from views.url_state import Check, Param, between, one_of
+from views.url_state import Check, Param, between, id_list, one_of
 
 # the noise-scale grid of the forward page's select sliders: 1, 2, 5 × 10^e, e = -6…0, and 0
 GRID = sorted({m * 10.0 ** e for e in range(-6, 1) for m in (1, 2, 5)} | {0.0})
@@ -110,6 +110,7 @@ KNOWLEDGE_GRAPH = {
     "kg_k": Param(int, 10, one_of((5, 10, 20))),
 }
 
+RR_LINK_IDS = 20                    # ids a reranking link may carry (a list is at most 10 long; the page says so)
 RERANKING = {
     "rr_session": Param(int, None, between(0, 10 ** 7)),
     "rr_source": Param(str, "ranker", one_of(("ranker", "logged", "build"))),   # an upload cannot be linked
@@ -118,6 +119,8 @@ RERANKING = {
     "rr_beam": Param(int, None, range(1, 7), sticky=True),
     "rr_cond": Param(str, None, one_of(CONDITION_LABELS)),
     "rr_step": Param(int, None, range(0, STEP_MAX + 1), sticky=True),
+    # a built list as typed ids (the page checks them against the session's candidates and its list length)
+    "rr_ids": Param(str, None, id_list(RR_LINK_IDS, 10 ** 7)),
 }
 
 # ------------------------------------------------------------------------------------------------ embeddings

@@ -163,6 +163,10 @@ else:
         st.error(e)
 
 current = check.items if check is not None and check.ok else []
+if source == "build" and current:
+    from views import url_state
+
+    url_state.link_extra("rr_ids", url_state.ids_text(current))   # a list built by picks travels as typed ids
 with st.expander(f"The {data.n} candidates (the upstream ranker's order)", expanded=check is None or not check.ok):
     st.caption("The logs keep the upstream ranker's order (rank), not its raw scores. The evaluator score is DCDR's "
                "evaluator's predicted utility of the item placed first (for items in the list). The last column is "

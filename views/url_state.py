@@ -31,6 +31,7 @@ from typing import Any, Callable, Dict, Iterable, Optional
 import streamlit as st
 
 SEEN = "_url_seen"        # key -> the raw query value this session last applied or wrote
+EXTRA = "_url_link_extra"  # key -> value a page adds to the shared link only (a built list picked, not typed)
 RUN_KEYS = "_url_run_keys"  # key -> Param of the parameters declared in the current page run
 PENDING = "_url_bad"      # key -> (shown raw value, what was expected) of bad link values not yet reported
 _KNOWN: set = set()       # every parameter name any page has declared (to drop other pages' keys)
@@ -59,6 +60,23 @@ def one_of(options: Iterable) -> Check:
     opts = list(options)
     shown = ", ".join(map(str, opts[:6])) + (", …" if len(opts) > 6 else "")
     return Check(lambda v: v in opts, f"one of {shown}")
+
+
+def id_list(max_n: int, hi: int, max_chars: int = 300) -> Check:
+    """Comma-separated ids (a built list or history in a link): at most ``max_n`` ids, each an integer 0…``hi``,
+    the whole value at most ``max_chars`` characters; '' (no ids) is allowed. A hostile link can therefore
+    never make a page parse or allocate more than a short list; whether the ids fit the data is the page's check."""
+    def ok(v) -> bool:
+        if not isinstance(v, str) or len(v) > max_chars:
+            return False
+        parts = [t for t in v.replace(";", ",").replace(" ", ",").split(",") if t]
+        return len(parts) <= max_n and all(t.isdigit() and len(t) <= len(str(hi)) and int(t) <= hi for t in parts)
+    return Check(ok, f"at most {max_n} comma-separated ids 0…{hi}")
+
+
+def ids_text(ids: Iterable[int]) -> str:
+    """The link form of an id list (what :func:`id_list` accepts)."""
+    return ",".join(str(int(i)) for i in ids)
 
 
 @dataclass(frozen=True)
@@ -165,6 +183,7 @@ def begin(page: Optional[str] = None) -> None:
     """Start of a full run (app.py): forget the previous page's declared parameters; remember which page this
     run draws (the Lab's models are offered by page)."""
     st.session_state[RUN_KEYS] = {}
+    st.session_state[EXTRA] = {}
     if page is not None:
         st.session_state["_url_page"] = page
 
@@ -247,3 +266,26 @@ def sync(final: bool = True) -> None:
     text = notice() if final else None
     if text:
         st.toast(text, icon=":material/link_off:", duration="long")
+
+
+# ------------------------------------------------------------------------------------------------ the shared link
+def link_extra(key: str, value: str) -> None:
+    """Add ``key=value`` to this view's shared link (:func:`share_url`) without writing it into the address bar:
+    a list the student built with clicks travels in the link as the typed id list that rebuilds it."""
+    st.session_state.setdefault(EXTRA, {})[key] = str(value)
+
+
+def share_url(base: Optional[str] = None) -> str:
+    """The link that reproduces this view: the page's address (``st.context.url`` without its query, else a
+    relative link) with the current parameters and the page's :func:`link_extra` values."""
+    from urllib.parse import urlencode
+
+    if base is None:
+        try:
+            base = (st.context.url or "").split("?", 1)[0]
+        except Exception:  # noqa: BLE001 - no browser context (a test, a bare script): a relative link
+            base = ""
+    query = {k: st.query_params.get(k) for k in st.query_params.keys()}
+    query.update(st.session_state.get(EXTRA, {}))
+    return (base or "") + ("?" + urlencode(query) if query else "")
+
