@@ -184,3 +184,28 @@ def test_lt_diffrec_reads_the_time_weighted_rows():
     lt.prepare(split)
     stats = lt.fit_epoch(split, torch.Generator().manual_seed(0), np.random.default_rng(0))
     assert np.isfinite(stats["loss"])
+
+
+def test_time_order_file_follows_the_rows_of_the_file_not_the_timestamps():
+    """T-DiffRec's ramp over a file whose timestamps run against its row order: 'timestamp' weighs the latest
+    event most, 'file' (the authors' data_load) the last row; on a chronological file both agree."""
+    import pandas as pd
+
+    from diffrec_core.data.dataset import InteractionLog
+    from diffrec_core.data.splits import split_shipped
+    from diffrec_core.methods.diffrec import time_weighted
+
+    # one user, four training rows; the timestamps reverse the file order
+    ev = pd.DataFrame({"user": [0, 0, 0, 0, 0, 0], "item": [0, 1, 2, 3, 4, 5], "timestamp": [40, 30, 20, 10, 50, 60],
+                       "split": ["train"] * 4 + ["valid", "test"]})
+    split = split_shipped(InteractionLog("toy", ev, n_users=1, n_items=6))
+    by_time = time_weighted(split, 0.1, 1.0, "timestamp").toarray()[0, :4]
+    by_file = time_weighted(split, 0.1, 1.0, "file").toarray()[0, :4]
+    np.testing.assert_allclose(by_time, [1.0, 0.7, 0.4, 0.1], rtol=1e-6)
+    np.testing.assert_allclose(by_file, [0.1, 0.4, 0.7, 1.0], rtol=1e-6)
+    chrono = split_shipped(InteractionLog("toy", ev.assign(timestamp=range(6)), n_users=1, n_items=6))
+    assert chrono.train_file_order is None
+    np.testing.assert_array_equal(time_weighted(chrono, 0.1, 1.0, "file").toarray(),
+                                  time_weighted(chrono, 0.1, 1.0, "timestamp").toarray())
+    with pytest.raises(ValueError, match="time_order"):
+        time_weighted(split, 0.1, 1.0, "shuffled")

@@ -94,6 +94,8 @@ class Split:
 
     ``train_order`` has the same sparsity pattern as ``train`` and holds, for each training interaction, its
     0-based position in the user's chronological history (0 = oldest). T-DiffRec turns it into time weights.
+    ``train_file_order`` is the same position with the user's rows taken in file order, kept only where the two
+    differ (a file not written chronologically); ``None`` means the file order is the chronological one.
     ``train_noise`` (sample world only) marks training interactions that were injected as noise: ground truth
     for the app, never read by a model.
     ``kg`` (where the data set has a knowledge graph) holds the triples ``head, relation, tail`` over entity ids,
@@ -107,6 +109,7 @@ class Split:
     valid: sp.csr_matrix
     test: sp.csr_matrix
     train_order: Optional[sp.csr_matrix] = None
+    train_file_order: Optional[sp.csr_matrix] = None
     train_noise: Optional[sp.csr_matrix] = None
     item_titles: Optional[list] = None
     item_genres: Optional[list] = None

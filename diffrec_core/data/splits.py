@@ -52,8 +52,17 @@ def _prepare(log: InteractionLog) -> pd.DataFrame:
     order = chrono_order(users, ts)
     pair = users[order] * np.int64(log.n_items) + ev["item"].to_numpy(np.int64)[order]
     first = ~pd.Series(pair).duplicated().to_numpy()
-    ev = ev.iloc[order[first]].reset_index(drop=True)
-    return ev.assign(rank=_ranks(ev["user"].to_numpy(np.int64)))
+    rows = order[first]
+    ev = ev.iloc[rows].reset_index(drop=True)
+    return ev.assign(rank=_ranks(ev["user"].to_numpy(np.int64)), file_row=rows)
+
+
+def _file_ranks(users: np.ndarray, file_rows: np.ndarray) -> np.ndarray:
+    """0-based position of each row within its user's rows taken in file order (rows need not be grouped)."""
+    o = np.lexsort((file_rows, users))
+    ranks = np.empty(len(users), dtype=np.int64)
+    ranks[o] = _ranks(users[o])
+    return ranks
 
 
 def _csr(users, items, values, shape, dtype=np.float32) -> sp.csr_matrix:
@@ -70,9 +79,14 @@ def _assemble(log: InteractionLog, ev: pd.DataFrame, part: np.ndarray, how: str,
     u, i = ev["user"].to_numpy(np.int64), ev["item"].to_numpy(np.int64)
     mats = [_csr(u[part == k], i[part == k], np.ones(int((part == k).sum())), shape) for k in range(3)]
     tr = part == 0
+    chrono = _ranks(u[tr])                                                 # ev is chronological: rank in train
     split = Split(name=log.name, train=mats[0], valid=mats[1], test=mats[2],
-                  train_order=_csr(u[tr], i[tr], _ranks(u[tr]), shape),   # ev is chronological: rank in train
+                  train_order=_csr(u[tr], i[tr], chrono, shape),
                   meta={"how": how, **params, "source": log.meta.get("source")})
+    if "file_row" in ev:
+        in_file = _file_ranks(u[tr], ev["file_row"].to_numpy(np.int64)[tr])
+        if not np.array_equal(in_file, chrono):       # kept only where the file is not already chronological
+            split.train_file_order = _csr(u[tr], i[tr], in_file, shape)
     if "is_noise" in ev:
         noisy = tr & (ev["is_noise"].to_numpy() == 1)
         split.train_noise = _csr(u[noisy], i[noisy], np.ones(int(noisy.sum())), shape)

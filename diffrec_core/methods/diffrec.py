@@ -52,6 +52,8 @@ class DiffRecConfig(TrainConfig):
     # --- T-DiffRec only (docs/methods.md §2.2) ---
     w_min: float = 0.1                  # weight of a user's oldest training interaction
     w_max: float = 1.0                  # weight of the newest
+    time_order: str = "timestamp"       # 'timestamp': ramp over the history by time (ties in file order); 'file':
+                                        # over the user's rows in file order, as the authors' data_load does
     # --- optimisation (sample-world CPU configuration; presets hold the authors' tuned values) ---
     lr: float = 1e-3
     weight_decay: float = 0.0
@@ -89,12 +91,14 @@ DIFFREC_PRESETS = {
     # chain run from x_T (T' = T) without posterior noise. A model for watching diffusion work, not a tuned one.
     "teaching": dict(noise_scale=1.0, noise_min=1e-3, noise_max=0.9, sampling_steps=10, sampling_noise=False),
 }
+# the authors' data_load ramps over their files' row order (time_order 'file'; on their files it is chronological)
+_T_LOOP = dict(_LOOP, time_order="file")
 TDIFFREC_PRESETS = {
     "sample": {},
-    "amazon-book": dict(_LOOP, dims=[1000], steps=10, noise_scale=5e-4, noise_min=1e-3, noise_max=5e-3, lr=1e-5,
+    "amazon-book": dict(_T_LOOP, dims=[1000], steps=10, noise_scale=5e-4, noise_min=1e-3, noise_max=5e-3, lr=1e-5,
                         w_min=0.1, w_max=1.0),
-    "yelp": dict(_LOOP, dims=[1000], steps=5, noise_scale=5e-3, noise_min=1e-3, noise_max=1e-2, lr=1e-5, w_min=0.5,
-                 w_max=1.0),
+    "yelp": dict(_T_LOOP, dims=[1000], steps=5, noise_scale=5e-3, noise_min=1e-3, noise_max=1e-2, lr=1e-5,
+                 w_min=0.5, w_max=1.0),
 }
 
 
@@ -184,10 +188,10 @@ class TDiffRec(DiffRec):
 
     def prepare(self, split: Split) -> None:
         super().prepare(split)
-        self._weighted = time_weighted(split, self.config.w_min, self.config.w_max)
+        self._weighted = time_weighted(split, self.config.w_min, self.config.w_max, self.config.time_order)
 
     def attach(self, split: Split) -> None:
-        self._weighted = time_weighted(split, self.config.w_min, self.config.w_max)
+        self._weighted = time_weighted(split, self.config.w_min, self.config.w_max, self.config.time_order)
 
     def diffused_rows(self, split, users, which="valid", col_major: bool = False) -> torch.Tensor:
         w = getattr(self, "_weighted", None)
@@ -207,14 +211,25 @@ def weighted_rows(split: Split, weighted: sp.csr_matrix, users, which: str = "va
     return x
 
 
-def time_weighted(split: Split, w_min: float, w_max: float) -> sp.csr_matrix:
+TIME_ORDERS = ("timestamp", "file")
+
+
+def time_weighted(split: Split, w_min: float, w_max: float, time_order: str = "timestamp") -> sp.csr_matrix:
     """T-DiffRec's weighted training matrix (T-DiffRec/data_utils.py ``data_load``), vectorised over all users.
-    Uses ``split.train_order`` (chronological position; file order where a data set has no timestamps). The
-    authors' linspace runs over the rows of their train_list.npy in file order, which their preprocessing wrote
-    chronologically, so on their files both orders agree."""
+
+    ``time_order='timestamp'`` ramps over ``split.train_order`` (chronological position; file order where a data
+    set has no timestamps); ``'file'`` over ``split.train_file_order``, the user's rows in file order. The authors'
+    linspace runs over the rows of their train_list.npy in file order, which their preprocessing wrote
+    chronologically, so on their files both orders agree (the split then keeps no separate file order); on a file
+    with timestamps out of row order (ml-100k) they differ, and only 'file' is what their code would compute."""
+    if time_order not in TIME_ORDERS:
+        raise ValueError(f"time_order must be one of {', '.join(TIME_ORDERS)}, not {time_order!r}")
     if split.train_order is None:
         raise ValueError("T-DiffRec needs the chronological order of each user's training history")
-    order = split.train_order.tocsr()
+    order = split.train_order
+    if time_order == "file" and split.train_file_order is not None:
+        order = split.train_file_order
+    order = order.tocsr()
     order.sort_indices()
     train = split.train.tocsr()
     counts = np.diff(train.indptr)

@@ -94,6 +94,7 @@ class LDiffRecConfig(TrainConfig):
     time_weights: bool = False          # True: the row x * linspace(w_min, w_max) over the chronological history
     w_min: float = 0.1                  # weight of a user's oldest training interaction
     w_max: float = 1.0                  # weight of the newest (masks stay binary, as in their mask_tv)
+    time_order: str = "timestamp"       # 'timestamp' or 'file' (the authors' row order): diffrec.time_weighted
 
     def schedule(self) -> ScheduleConfig:
         return ScheduleConfig(self.noise_schedule, self.steps, self.noise_scale, self.noise_min, self.noise_max,
@@ -122,10 +123,10 @@ LDIFFREC_PRESETS = {
     "yelp_noisy": dict(_LOOP, lr1=5e-4, lr2=1e-4, lamda=0.03, steps=5, noise_scale=1e-2, noise_min=5e-3,
                        noise_max=1e-2),
     # LT-DiffRec (LT-DiffRec/inference.py and its checkpoint names; released for the two clean sets only)
-    "lt-amazon-book": dict(_LOOP, time_weights=True, w_min=0.1, w_max=1.0, lr1=5e-4, lr2=1e-4, lamda=0.03, steps=5,
-                           noise_scale=0.7, noise_min=1e-3, noise_max=5e-3),
-    "lt-yelp": dict(_LOOP, time_weights=True, w_min=0.5, w_max=1.0, lr1=5e-4, lr2=5e-5, lamda=0.03, steps=5,
-                    noise_scale=1e-2, noise_min=5e-3, noise_max=1e-2, batch_size=200),
+    "lt-amazon-book": dict(_LOOP, time_weights=True, time_order="file", w_min=0.1, w_max=1.0, lr1=5e-4, lr2=1e-4,
+                           lamda=0.03, steps=5, noise_scale=0.7, noise_min=1e-3, noise_max=5e-3),
+    "lt-yelp": dict(_LOOP, time_weights=True, time_order="file", w_min=0.5, w_max=1.0, lr1=5e-4, lr2=5e-5,
+                    lamda=0.03, steps=5, noise_scale=1e-2, noise_min=5e-3, noise_max=1e-2, batch_size=200),
 }
 
 
@@ -342,7 +343,7 @@ class LDiffRec(Recommender):
     def attach(self, split: Split) -> None:
         """LT-DiffRec: the time-weighted training matrix (a cache, re-derived after loading a checkpoint)."""
         if self.config.time_weights:
-            self._weighted = time_weighted(split, self.config.w_min, self.config.w_max)
+            self._weighted = time_weighted(split, self.config.w_min, self.config.w_max, self.config.time_order)
 
     def rows(self, split: Split, users, which: str = "valid") -> torch.Tensor:
         """What the autoencoder reads: the binary history, or with ``time_weights`` its time-weighted version."""
