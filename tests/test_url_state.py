@@ -204,3 +204,19 @@ def test_a_built_rerank_list_travels_in_the_copy_link():
     bad = app_on("reranking", rr_source="build", rr_ids="1," * 400)
     no_exception(bad)
     assert "rr_ids=" in toasts(bad) and "at most 20 comma-separated ids" in toasts(bad)
+
+
+def test_a_built_history_travels_in_the_copy_link():
+    from urllib.parse import parse_qs, urlsplit
+
+    at = app_on("embeddings", em_source="build", em_typed="3,1,4")
+    no_exception(at)
+    assert at.multiselect(key="em_build").value == [] and at.text_input(key="em_typed").value == "3,1,4"
+    q = parse_qs(urlsplit(at.sidebar.code[0].value).query)
+    assert q["em_typed"] == ["3,1,4"] and q["em_source"] == ["build"]
+    at.multiselect(key="em_build").set_value([7, 2]).run()                 # picks, then the typed ids
+    no_exception(at)
+    assert parse_qs(urlsplit(at.sidebar.code[0].value).query)["em_typed"] == ["7,2,3,1,4"]
+    at.text_input(key="em_typed").set_value("7, Solar Station").run()      # titles: fine on the page, not a link
+    no_exception(at)
+    assert "em_typed" not in at.query_params or at.query_params["em_typed"] != "7, Solar Station"

@@ -95,7 +95,9 @@ def run_forward(method, dataset, root, item, seed):
 
 
 # ------------------------------------------------------------------------------------------------ page
-C.url_state(PP.EMBEDDINGS)          # a shared link's settings (validated) before any widget
+em_linked = C.url_state(PP.EMBEDDINGS)   # a shared link's settings (validated) before any widget
+if "em_typed" in em_linked:              # a link's built history is the whole history: no picks before it
+    st.session_state["em_build"] = []
 dataset, seed = C.current("dataset"), int(C.current("seed"))
 root = C.pretrained_root()
 st.title("Embeddings · DiffuRec and DreamRec")
@@ -220,6 +222,10 @@ def history_controls():
                           key="em_typed", placeholder="e.g. 12, 40, Solar Station")
     raw = list(chosen) + [s for s in typed.split(",")] if typed.strip() else list(chosen)
     check = SX.clean_history(raw, split.n_items, titles)
+    if not check.empty:                   # the shared link carries the built history as typed ids
+        from views import url_state
+
+        url_state.link_extra("em_typed", url_state.ids_text(check.items))
     for p in check.problems(titles):
         st.warning(p)
     if check.empty:

@@ -134,6 +134,7 @@ EM_SOURCES = ("user", "build")          # a built history is not linked (it can 
 EM_HELDOUT = ("valid", "test")
 EM_SAMPLERS = ("ancestral", "ddim")
 EM_W_MAX, EM_W_STEP = 8.0, 0.5
+EM_LINK_IDS = 50                    # ids an embeddings link may carry as a built history
 
 
 def _on_step(v, step, hi) -> bool:
@@ -154,6 +155,8 @@ EMBEDDINGS = {
     "em_lam": Param(float, 1e-3, one_of(EM_LAMBDAS)),
     "em_step": Param(int, None, range(1, STEP_MAX + 1), sticky=True),
     "em_sbs": Param(int, 100, Check(lambda v: _on_step(v, 5, 100), "0 … 100 in steps of 5")),
+    # a built history as typed ids (the page checks them against the catalogue; a link's list replaces the picks)
+    "em_typed": Param(str, None, id_list(EM_LINK_IDS, 10 ** 7)),
 }
 
 # ------------------------------------------------------------------------------------------------ compare

@@ -253,7 +253,7 @@ def sync(final: bool = True) -> None:
     want = {k: v for k, v in current.items() if k not in _KNOWN or k in run}
     for key, p in run.items():
         v = read(key, p)
-        if v is None:
+        if v is None or not p.valid(v):     # e.g. typed titles where a link holds ids: not a link's value
             want.pop(key, None)
             continue
         want[key] = seen[key] = p.format(v)
