@@ -3,6 +3,7 @@
     python benchmarks/app_speed.py                         # everything (about 1-2 minutes on a loaded 2-core machine)
     python benchmarks/app_speed.py --json runs/app_speed.json
     python benchmarks/app_speed.py --skip-browser          # only the AppTest parts (no chromium needed)
+    python benchmarks/app_speed.py --skip-apptest --cold-runs 1    # only the browser parts
 
 (a) *Cold start*: a fresh ``streamlit run app.py``; the time from ``/_stcore/health`` answering to the Home page
     rendered in Debian's chromium (Playwright): its title, then its figure drawn by Plotly. The browser is launched
@@ -388,7 +389,9 @@ _FRAMES = """key => { const gd = document.querySelector(`.st-key-${key} .js-plot
 SCRUBS = [("/reverse?rv_scope=per+step", "rv_vectors", "reverse, 'per step' ranges (redraw per frame)"),
           ("/reverse?rv_scope=whole+trajectory", "rv_vectors", "reverse, whole-trajectory ranges (data-only frames)"),
           ("/forward?fw_preset=image-DDPM+%28linear+1e-4..0.02%2C+T%3D1000%29", "fw_hero",
-           "forward, image-DDPM T = 1000 (capped frames)")]
+           "forward, image-DDPM T = 1000 (capped frames)"),
+          ("/embeddings", "em_reverse", "embeddings, DiffuRec's reverse run on the item map (data-only frames)"),
+          ("/knowledge_graph", "kg_row", "knowledge graph row, 'per step' ranges (redraw per frame)")]
 
 
 def scrub_runs(browser, server, moves: int) -> list:
@@ -424,10 +427,12 @@ def scrub_runs(browser, server, moves: int) -> list:
     return rows
 
 
-def browser_runs(cold_runs: int, moves: int, options=()) -> dict:
+def browser_runs(cold_runs: int, moves: int, options=(), play_runs: int = 20) -> dict:
     from playwright.sync_api import sync_playwright
 
-    out = {"cold": [], "warm_load": None, "scrub": None}
+    import app_stepping
+
+    out = {"cold": [], "warm_load": None, "scrub": None, "first_visits": None, "play": None}
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
@@ -462,8 +467,13 @@ def browser_runs(cold_runs: int, moves: int, options=()) -> dict:
                                         in_page=_page_timeline(page))
                 ctx.close()
 
+                # every page's first visit, once the server's warm-up thread is done (server CPU idle)
+                out["warm_up_wait_s"] = app_stepping.wait_idle(lambda: _cpu_s(server.proc.pid))
+                out["first_visits"] = app_stepping.first_visits(lambda: _new_page(browser), server.url)
                 # the stepper figures: a scrub is a client-side Plotly.animate to one frame; timed to the next paint
                 out["scrub"] = scrub_runs(browser, server, moves)
+                if play_runs > 0:
+                    out["play"] = app_stepping.play_runs(lambda: _new_page(browser), server.url, play_runs)
             finally:
                 server.stop()
         finally:
@@ -537,6 +547,19 @@ def report(res: dict) -> str:
                  f"chromium) | {r['paint_p50_ms']:.0f} / {r['paint_p95_ms']:.0f} ms ({r['server_messages']}; "
                  f"{r['cpu_server_ms']:.0f} / {r['cpu_browser_ms']:.0f} CPU-ms) | no server message | "
                  f"{verdict(r['server_messages'] == 0)} |")
+    for r in (br or {}).get("play") or []:
+        L.append(f"| (b) ▶ play reaches the last step, {r['page']} ({r['frames']} frames): runs that arrived of "
+                 f"{r['runs']} ({r['after_manual_step']} after a manual step; seconds per run median / max; server "
+                 f"messages) | {r['reached_last']} / {r['runs']} ({r['median_s']:.1f} / {r['max_s']:.1f} s; "
+                 f"{r['server_messages']}) | all, no server message | "
+                 f"{verdict(r['reached_last'] == r['runs'] and r['server_messages'] == 0)} |")
+    visits = (br or {}).get("first_visits") or []
+    if visits:
+        ok = [v for v in visits if "error" not in v]
+        L.append(f"| (a'') first visit of every page after the warm-up ({(br or {}).get('warm_up_wait_s', 0):.0f} s "
+                 "waited for an idle server): key element drawn / run settled, s | "
+                 + "; ".join(f"{v['page']} {v['key_element_s']:.1f} / {v['settled_s']:.1f}" for v in ok)
+                 + "".join(f"; {v['page']}: {v['error']}" for v in visits if "error" in v) + " | | |")
     for name, r in res.get("fresh", {}).items():
         if "error" in r:
             L.append(f"| (c) {name}: fresh process | error: {r['error'][-80:]!r} | | FAIL |")
@@ -555,6 +578,9 @@ def main(argv=None) -> int:
     ap.add_argument("--moves", type=int, default=18,
                     help="scrub moves per stepper figure in the browser (p50/p95; >= 10)")
     ap.add_argument("--cold-runs", type=int, default=3, help="cold-server starts measured (fresh server each)")
+    ap.add_argument("--play-runs", type=int, default=20,
+                    help="presses of ▶ per stepper figure, all but the first after a manual step (0: none)")
+    ap.add_argument("--skip-apptest", action="store_true", help="only the browser measurements")
     ap.add_argument("--pages", nargs="*", help="pages of views/ (default: every page file)")
     ap.add_argument("--skip-browser", action="store_true", help="no chromium: only the AppTest measurements")
     ap.add_argument("--server-opt", action="append", default=[], metavar="KEY=VALUE",
@@ -566,11 +592,12 @@ def main(argv=None) -> int:
            "load": {"start": load()}, "pages": names}
     print(f"load average at start: {res['load']['start']}  ({os.cpu_count()} CPUs)", file=sys.stderr)
 
-    print("(c) each page in a fresh process ...", file=sys.stderr)
-    res["fresh"] = fresh_process_runs(names)
-    print("(b) warm AppTest reruns ...", file=sys.stderr)
-    res["apptest"] = warm_reruns(names, max(5, a.reps))
-    res["gc"] = post_script_gc(a.server_opt)
+    if not a.skip_apptest:
+        print("(c) each page in a fresh process ...", file=sys.stderr)
+        res["fresh"] = fresh_process_runs(names)
+        print("(b) warm AppTest reruns ...", file=sys.stderr)
+        res["apptest"] = warm_reruns(names, max(5, a.reps))
+        res["gc"] = post_script_gc(a.server_opt)
     res["server_options"] = a.server_opt
     res["load"]["apptest"] = load()
     if a.skip_browser:
@@ -584,7 +611,7 @@ def main(argv=None) -> int:
             res["browser_skipped"] = "Playwright for Python is not installed"
     if "browser_skipped" not in res:
         print("(a, b) real browser ...", file=sys.stderr)
-        res["browser"] = browser_runs(max(1, a.cold_runs), max(10, a.moves), a.server_opt)
+        res["browser"] = browser_runs(max(1, a.cold_runs), max(10, a.moves), a.server_opt, max(0, a.play_runs))
     res["load"]["end"] = load()
     print(report(res))
     if a.json:
