@@ -247,6 +247,38 @@ def test_forward_stepper_figure_frames_move_every_panel():
         forward.stepper_figure(states, steps, ax, kinds, d.schedule_table(), current_t=518, T=d.T)
 
 
+
+def test_hovering_an_item_shows_its_own_arithmetic():
+    """With x0 and ε, each hero point carries (item, x0_i, ε_i) and a hover line x_t = √ᾱ_t·x0 + √(1−ᾱ_t)·ε in
+    those numbers; the arithmetic reproduces the plotted x_t at every frame (so the hover line is true)."""
+    from tolerances import F32_NET
+
+    s = tiny_split()
+    p = uidata.user_profile(s, 0)
+    ax = uidata.item_axis(GENRES, uidata.item_popularity(s))
+    d = GaussianDiffusion(PRESETS["image-DDPM (linear 1e-4..0.02, T=1000)"])
+    steps = forward.frame_steps(d.T, include=[300])
+    x0 = s.rows([0])[0].astype(np.float64)
+    eps = forward.noise_draw(12, 0)
+    states = forward.forward_states(d, x0, steps, eps)
+    kinds = forward.item_kinds(p, 12)
+    table = d.schedule_table()
+    fig = forward.stepper_figure(states, steps, ax, kinds, table, s.item_titles, current_t=300, T=d.T, x0=x0,
+                                 noise=eps)
+    hero = [fig.data[i] for i in range(3)]
+    assert all("√ᾱ<sub>t</sub>·%{customdata[1]" in tr.hovertemplate and "= %{y:.4f}" in tr.hovertemplate
+               for tr in hero)
+    by = schedule.by_step(table)
+    for frame, t in zip(fig.frames, steps):
+        for j, tr in enumerate(hero):
+            cd = np.asarray(tr.customdata, dtype=np.float64)
+            items = cd[:, 0].astype(int)
+            assert np.array_equal(cd[:, 1], x0[items]) and np.allclose(cd[:, 2], eps[items], **F32_NET)
+            shown = by["sqrt_alpha_bar"][int(t)] * cd[:, 1] + by["noise_std"][int(t)] * cd[:, 2]
+            assert np.allclose(shown, np.asarray(frame.data[j].y, dtype=np.float64), **F32_NET), int(t)
+    grey = next(m for m in fig.layout.updatemenus if m.buttons[0].label == forward.MODEL_VIEW)
+    assert grey.buttons[0].args[0]["hovertemplate"][0].startswith("item %{customdata[0]}")
+
 def test_step_numbers_say_the_separability():
     s = tiny_split()
     p = uidata.user_profile(s, 0)

@@ -261,10 +261,13 @@ def step_numbers(table, t: int, T: int, x: np.ndarray, kinds: np.ndarray, n_item
 
 def stepper_figure(states: np.ndarray, steps: Sequence[int], ax: ItemAxis, kinds: np.ndarray, table,
                    titles: Optional[Sequence[str]] = None, current_t: int = 0, T: Optional[int] = None,
-                   nbins: int = 40) -> go.Figure:
+                   nbins: int = 40, x0: Optional[np.ndarray] = None, noise: Optional[np.ndarray] = None
+                   ) -> go.Figure:
     """The forward page's one figure, scrubbed in the browser: x_t over the items (top), the schedule curves ᾱ_t,
     noise std and SNR_t with the current step marked, and the histogram of x_t (bottom), plus the step's numbers
-    (top). One frame per step in ``steps`` (cap them with :func:`frame_steps`); frames change trace data only."""
+    (top). One frame per step in ``steps`` (cap them with :func:`frame_steps`); frames change trace data only.
+    With the history ``x0`` and the drawn ``noise`` ε, hovering an item shows its own arithmetic in its own
+    numbers, x_t,i = √ᾱ_t·x0,i + √(1−ᾱ_t)·ε_i = the value plotted (:func:`item_arithmetic`)."""
     from .schedule import curves_figure
 
     steps = np.asarray(steps, dtype=np.int64)
@@ -308,6 +311,8 @@ def stepper_figure(states: np.ndarray, steps: Sequence[int], ax: ItemAxis, kinds
                             x=0.68, y=0.325, xref="paper", yref="paper", xanchor="left", yanchor="bottom",
                             showarrow=False, font=dict(size=16)))
     hidx = [0, 1, 2]                                              # the hero's three kinds come first
+    if x0 is not None and noise is not None:
+        item_arithmetic(data, hidx, kind_index(ax, kinds, (OTHER, INTERACTED, NOISE)), x0, noise)
     lay_axes["xaxis"]["side"] = "bottom"                          # genre names under the strip, legend above it
     idx = kind_index(ax, kinds, (OTHER, INTERACTED, NOISE))
     from .schedule import by_step
@@ -342,6 +347,25 @@ def stepper_figure(states: np.ndarray, steps: Sequence[int], ax: ItemAxis, kinds
 MODEL_VIEW, REVEAL = "model's view", "reveal"
 
 
+ARITHMETIC = ("<br>x<sub>t</sub> = √ᾱ<sub>t</sub>·%{customdata[1]:.4g} + √(1−ᾱ<sub>t</sub>)·(%{customdata[2]:.3f})"
+              " = %{y:.4f}")
+
+
+def item_arithmetic(data: Sequence[dict], traces: Sequence[int], items: Sequence[np.ndarray], x0: np.ndarray,
+                    noise: np.ndarray) -> None:
+    """Give each hero trace's points their own numbers (item id, x0_i, ε_i as customdata) and a hover line with the
+    forward step in those numbers (docs/methods.md §1.1, x_t = √ᾱ_t·x0 + √(1−ᾱ_t)·ε). The plotted value %{y}
+    follows the scrubber; x0_i and ε_i are the same at every step (one ε per seed), so no frame carries them."""
+    x0, noise = np.asarray(x0, dtype=np.float64), np.asarray(noise, dtype=np.float64)
+    for i, it in zip(traces, items):
+        tr = data[int(i)]
+        it = np.asarray(it, dtype=np.int64)
+        tr["customdata"] = np.column_stack([it, x0[it], noise[it]]).astype(np.float32)
+        head, extra = tr["hovertemplate"].split("<extra>", 1)
+        head = head.replace("%{customdata}", "%{customdata[0]}")
+        tr["hovertemplate"] = head.split("<br>", 1)[0] + ARITHMETIC + "<extra>" + extra
+
+
 def model_view_menu(data: Sequence[dict], idx: Sequence[int], y: float = 1.0, x: float = 1.0) -> dict:
     """Two browser-side buttons over the traces ``idx`` of ``data`` (the hero's kinds, the histogram's groups):
     "model's view" draws them all in one grey with one marker and hides their names (legend, hover), because the
@@ -368,7 +392,8 @@ def model_view_menu(data: Sequence[dict], idx: Sequence[int], y: float = 1.0, x:
         grey["marker.line.width"].append(0)
         grey["showlegend"].append(False)
         grey["hovertemplate"].append("x_t ≈ %{x:.4g}<br>%{y:.1f} % of the group<extra></extra>" if is_bar
-                                     else "item %{customdata}: x_t = %{y:.4f}<extra></extra>")
+                                     else ("item %{customdata[0]}" if np.ndim(tr.get("customdata")) == 2
+                                           else "item %{customdata}") + ": x_t = %{y:.4f}<extra></extra>")
     buttons = [dict(label=MODEL_VIEW, method="restyle", args=[grey, idx]),
                dict(label=REVEAL, method="restyle", args=[orig, idx])]
     return dict(type="buttons", direction="left", showactive=True, active=1, x=x, y=y, xanchor="right",

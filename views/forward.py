@@ -109,7 +109,8 @@ if step_msg and "fw_step" in applied:
     st.warning(f"The link's step (fw_step): {step_msg}")
 steps = forward.frame_steps(T, include=[t0])
 states = forward.forward_states(diffusion, x0, steps, eps)
-fig = forward.stepper_figure(states, steps, ax, kinds, table, split.item_titles, current_t=t0, T=T)
+fig = forward.stepper_figure(states, steps, ax, kinds, table, split.item_titles, current_t=t0, T=T, x0=x0,
+                             noise=eps)
 C.chart(fig, key="fw_hero", filename=f"forward_user{user}", title=f"Forward noising · user {user} · t = {t0} of {T}")
 C.say(forward.history_caption(profile) + " Press ▶ or drag the step slider: the vector, the curves' marker, the "
       "histogram and the numbers at the top follow the step in your browser. "
