@@ -9,7 +9,7 @@ import numpy as np
 from test_pages_app import charts, fresh_caches, messages, metrics, no_exception, page, texts  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[1]
-ALL = {"em_map", "em_forward", "em_forward_curve", "em_reverse", "em_multiples", "em_lambda", "em_side"}
+ALL = {"em_map", "em_forward", "em_reverse", "em_multiples", "em_lambda", "em_side"}
 
 
 def run(**state):
@@ -29,7 +29,7 @@ def test_page_renders_every_section_without_importing_umap():
     no_exception(at)
     assert at.title[0].value.startswith("Embeddings")
     assert ALL <= set(charts(at))
-    assert len(at.latex) == 3            # forward: general + live; reverse: general (its numbers are in the figure)
+    assert len(at.latex) == 2            # the forward and the reverse step, general (their numbers: in the figures)
     labels = [b.proto.label for b in at.get("download_button") if "__export" not in b.proto.id]
     assert labels == ["trajectory (CSV)", "trajectory (NPZ)"]
     t = texts(at)
@@ -58,17 +58,20 @@ def test_map_kind_and_map_method_change_the_map():
     assert "SASRec" in charts(at)["em_map"]["layout"]["title"]["text"]
 
 
-def test_forward_step_and_item_change_the_view():
+def test_forward_steps_in_the_browser_and_a_link_sets_the_opening_t():
     at = run()
-    at.slider(key="em_t").set_value(2).run()
-    early = charts(at)["em_forward"]
-    live2 = at.latex[1].value
-    at.slider(key="em_t").set_value(30).run()
     no_exception(at)
-    late = charts(at)["em_forward"]
-    assert trace(early, "x_2")["x"] != trace(late, "x_30")["x"]
-    assert live2 != at.latex[1].value and "x_{30}" in at.latex[1].value
-    assert charts(at)["em_forward_curve"]["layout"]["shapes"][0]["x0"] == 30
+    assert not [s for s in at.slider if s.key == "em_t"]                    # one scrubber: the figure's
+    sp = stepper(charts(at)["em_forward"])
+    assert sp["names"] == [f"t={t}" for t in range(33)] and sp["names"][sp["active"]] == "t=16"    # T / 2
+    early, late = sp["frames"]["t=2"], sp["frames"]["t=30"]
+    cur = "x_t (size: cos to the item)"
+    assert early[cur]["x"] != late[cur]["x"] and early[cur]["marker"]["size"] > late[cur]["marker"]["size"]
+    assert "t = 2 of 32" in early["numbers"]["text"][0] and "x<sub>30</sub>" in late["numbers"]["text"][0]
+    assert early["current step"]["x"] == [2, 2]                              # the survival curves' cursor
+    at = run(_em_t_value=30)
+    sp = stepper(charts(at)["em_forward"])
+    assert sp["names"][sp["active"]] == "t=30"
     at.selectbox(key="em_item").set_value(123).run()
     no_exception(at)
     assert "the item (x_0)" in {t.get("name") for t in charts(at)["em_forward"]["data"]}

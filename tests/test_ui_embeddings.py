@@ -252,3 +252,19 @@ def test_reverse_stepper_holds_every_step_as_a_frame(world, split):
     assert fig.data[names.index("numbers")].text[0] == opening["numbers"].text[0]
     capped = erev.stepper_figure(imap, "pca", traj, split.item_genres, split.item_titles, None, max_frames=5)
     assert len(capped.frames) <= 5 and "rank" not in capped.data[-1].text[0]      # no held-out item: no rank
+
+
+def test_forward_stepper_holds_every_t_as_a_frame(world, split):
+    imap = world["maps"]["diffurec"]
+    run = SX.forward_item(world["du"], 7, seed=0, E=imap.embeddings)
+    T = int(run.t[-1])
+    fig = emap.forward_stepper(imap, "pca", run, split.item_genres, split.item_titles, start=3)
+    names = [t.name for t in fig.data]
+    assert [f.name for f in fig.frames] == [f"t={t}" for t in range(T + 1)] and fig.layout.sliders[0].active == 3
+    xy = IM.project(imap, run.states, "pca").xy
+    for t in (0, 3, T):
+        fr = {names[j]: d for j, d in zip(fig.frames[t].traces, fig.frames[t].data)}
+        np.testing.assert_allclose([fr["x_t (size: cos to the item)"].x[0], fr["x_t (size: cos to the item)"].y[0]],
+                                   xy[t], atol=1e-6)
+        assert fr["x_t (size: cos to the item)"].marker.size == emap.similarity_size(run.cos_to_item[t])
+        assert f"t = {t} of {T}" in fr["numbers"].text[0] and fr["current step"].x[0] == t

@@ -43,7 +43,8 @@ def test_an_embeddings_link_reproduces_the_view():
     assert not at.toast, toasts(at)
     assert at.radio(key="em_method").value == "dreamrec" and at.radio(key="em_map_method").value == "sasrec"
     assert at.radio(key="em_kind").value == "pca" and at.selectbox(key="em_item").value == 7
-    assert at.slider(key="em_t").value == 3 and at.select_slider(key="em_k").value == 5
+    fw = charts(at)["em_forward"]["layout"]["sliders"][0]                # t: the forward stepper's opening frame
+    assert fw["steps"][fw["active"]]["label"] == "3" and at.select_slider(key="em_k").value == 5
     assert at.slider(key="em_w").value == 4.0
     assert not [s for s in at.select_slider if s.key == "em_lam"]       # δ is DiffuRec's: not drawn for DreamRec
     assert at.radio(key="em_sampler").value == "ddim" and at.slider(key="em_sbs").value == 50

@@ -18,6 +18,7 @@ import plotly.graph_objects as go
 from diffrec_core.item_map import ItemMap, describe, project  # noqa: F401 - describe: for the page
 
 from .fmt import num, pct
+from .stepper import MAX_FRAMES, build, controls, cursor, frame_index, place, play_duration, text_panel
 from .theme import COLORS, GENRE_COLORS, OKABE_ITO, axis, base_layout
 
 KIND_LABEL = {"umap": "UMAP (precomputed)", "pca": "PCA"}
@@ -245,6 +246,71 @@ def forward_caption(run, t: int, titles=None, T: Optional[int] = None) -> str:
     return (f"At t = {t}, x_t = {num(run.sqrt_ab[t], 4)}·x_0 + {num(run.noise_std[t])}·ε keeps a cosine of "
             f"{num(run.cos_to_item[t])} with the clean embedding; “{title_of(run.item, titles)}” is {where}. "
             f"Nearest items now: {near}." + end)
+
+
+# ------------------------------------------------------------------------------------------------ forward stepper
+def forward_numbers(run, t: int, titles=None) -> str:
+    """The numbers of forward step t that follow the stepper's scrubber (HTML for a Plotly text trace): x_t =
+    √ᾱ_t·x_0 + √(1−ᾱ_t)·ε with this step's factors (docs/methods.md §2.5), the cosine of x_t with the item and with
+    the closest item of all, the item's rank by cosine and the items x_t resembles most."""
+    t = int(t)
+    T = int(run.t[-1])
+    near = "<br>".join(f"   {title_of(i, titles)[:30]}" for i in run.nearest[t][:3])
+    return (f"<b>forward step t = {t} of {T}</b><br>"
+            f"x<sub>{t}</sub> = {num(run.sqrt_ab[t], 4)}·x<sub>0</sub> + {num(run.noise_std[t])}·ε<br>"
+            f"cos(x<sub>t</sub>, x<sub>0</sub>) = <b>{float(run.cos_to_item[t]):.2f}</b> (marker size)<br>"
+            f"the item ranks {int(run.rank_of_item[t])} by cosine to x<sub>t</sub><br>nearest now:<br>{near}")
+
+
+def forward_stepper(imap: ItemMap, kind: str, run, genres=None, titles=None, start: Optional[int] = None,
+                    height: int = 580, max_frames: int = MAX_FRAMES) -> go.Figure:
+    """The Embeddings page's forward noising in one figure, stepped in the browser: the path of x_t on the map
+    (:func:`forward_figure`) whose current point (its size the cosine with the item) and nearest items follow t,
+    the survival curves (:func:`forward_curve`) with a cursor, and the step's numbers (:func:`forward_numbers`).
+    One frame per shown t (at most ``max_frames``, with 0, T and ``start``); it opens on ``start`` (default T / 2).
+    Frames change trace data only."""
+    T = int(run.t[-1])
+    t0 = T // 2 if start is None else min(max(int(start), 0), T)
+    shown = frame_index(T + 1, max_frames, include=[t0])
+    mapfig = forward_figure(imap, kind, run, t0, genres, titles)
+    mapfig.layout.annotations = []                                  # the readout moves into the numbers panel
+    parts = [place(mapfig, (0, 0.58, 0, 1), 0), place(forward_curve(run, t0), (0.66, 1, 0, 0.4), 1)]
+    data, axes = [], {}
+    for p in parts:
+        data += p["data"]
+        axes.update(p["axes"])
+    near_j = next(j for j, tr in enumerate(data) if str(tr.get("name", "")).startswith("nearest to x_"))
+    cur_j = next(j for j, tr in enumerate(data) if tr.get("name") == f"x_{t0}")
+    data[near_j]["name"], data[cur_j]["name"] = "nearest items to x_t", "x_t (size: cos to the item)"
+    extra = [cursor(t0, [0, 1.05], "x2", "y2")]
+    text, text_axes = text_panel(forward_numbers(run, t0, titles), 3, (0.62, 1, 0.5, 1.0), size=15)
+    axes.update(text_axes)
+    base = len(data)
+    data += extra + [text]
+    moving = [near_j, cur_j, base, base + 1]
+    pr = project(imap, run.states, kind)
+    xy = np.asarray(imap.coords(kind), dtype=np.float64)
+    frames = []
+    for t in (int(v) for v in shown):
+        c = float(run.cos_to_item[t])
+        near = np.asarray(run.nearest[t], dtype=np.int64)
+        fd = [dict(type="scatter", x=xy[near, 0], y=xy[near, 1], text=[title_of(i, titles) for i in near]),
+              dict(type="scatter", x=[float(pr.xy[t, 0])], y=[float(pr.xy[t, 1])],
+                   marker=dict(size=similarity_size(c), symbol="x", color=X0_COLOR,
+                               opacity=support_opacity(pr.support[t:t + 1])[0], line=dict(width=2, color="#000"))),
+              dict(type="scatter", x=[t, t]),
+              dict(type="scatter", text=[forward_numbers(run, t, titles)])]
+        frames.append(dict(name=f"t={t}", data=fd, traces=moving))
+    names = [f"t={int(t)}" for t in shown]
+    menus, sliders = controls(names, [str(int(t)) for t in shown], int(np.flatnonzero(shown == t0)[0]),
+                              "forward step t = ", play_duration(len(shown)), y=1.0)
+    sliders[0].update(x=0.2, len=0.8)
+    layout = base_layout(None, height=height)
+    layout.update(axes, updatemenus=menus, sliders=sliders, margin=dict(l=50, r=20, t=110, b=40),
+                  legend=dict(BOTTOM_LEGEND, y=-0.06), shapes=[], annotations=[
+                      dict(text="<b>How much of the item survives</b>", x=0.66, y=0.41, xref="paper", yref="paper",
+                           xanchor="left", yanchor="bottom", showarrow=False, font=dict(size=15))])
+    return build(data, frames, layout)
 
 
 # ------------------------------------------------------------------------------------------------ chance

@@ -169,28 +169,25 @@ T = int(model.n_diffusion_steps())
 
 # ---------------------------------------------------------------- 2. forward
 st.header("2 · Forward: noise one item's embedding")
-C.say("Both models diffuse the embedding of the target item, x₀ = e_item. Pick an item and move t: the point "
-      "leaves the item and drifts towards noise; the ringed items are the ones x_t now resembles most "
-      "(cosine, in the full space).")
-f1, f2 = st.columns([2, 3])
+C.say("Both models diffuse the embedding of the target item, x₀ = e_item. Pick an item and press ▶ (or move the "
+      "figure's t slider): the point leaves the item and drifts towards noise; the ringed items are the ones x_t "
+      "now resembles most (cosine, in the full space).")
 item_msg = C.clamp_state("em_item", 0, split.n_items - 1, 0)
 if item_msg:
     st.warning(f"Item {item_msg}")
-item = f1.selectbox("Item", list(range(split.n_items)), key="em_item",
+item = st.selectbox("Item", list(range(split.n_items)), key="em_item",
                     format_func=lambda i: f"{titles[i]} · {genres[i]}" if titles else str(i))
-t, t_msg = C.sticky_slider("forward step t", 0, T, key="em_t", default=T // 2, container=f2)
-if t_msg:
-    st.warning(f"Step {t_msg}")
+t, _ = C.sticky_value("em_t", 0, T, default=T // 2)        # the frame the stepper opens on (a link's t)
 fwd = run_forward(method, dataset, root, int(item), seed)
+C.chart(emap.forward_stepper(gmap, gkind, fwd, genres, titles, start=t), key="em_forward",
+        filename=f"{method}_forward_item{item}")
 a, b = st.columns([3, 2])
 with a:
-    C.chart(emap.forward_figure(gmap, gkind, fwd, t, genres, titles), key="em_forward",
-            filename=f"{method}_forward_item{item}")
+    C.say(emap.forward_caption(fwd, T, titles, T))
+    st.caption("How x_t was placed: " + emap.placement_sentence(gkind, float(fwd.cos_to_item[T]), titles[int(item)]))
 with b:
-    C.equation_panel(forward_equation(table_from_betas(model.diffusion.betas.double().numpy()), t), columns=2)
-    C.chart(emap.forward_curve(fwd, t), key="em_forward_curve", filename=f"{method}_forward_curve")
-C.say(emap.forward_caption(fwd, t, titles, T))
-st.caption("How x_t was placed: " + emap.placement_sentence(gkind, float(fwd.cos_to_item[t]), titles[int(item)]))
+    eq = forward_equation(table_from_betas(model.diffusion.betas.double().numpy()), t)
+    C.equation_panel(dataclasses.replace(eq, title="The forward step (each t's numbers: in the figure)"), live=False)
 
 
 # ---------------------------------------------------------------- 3. reverse
