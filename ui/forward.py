@@ -354,7 +354,7 @@ ARITHMETIC = ("<br>x<sub>t</sub> = √ᾱ<sub>t</sub>·%{customdata[1]:.4g} + �
 def item_arithmetic(data: Sequence[dict], traces: Sequence[int], items: Sequence[np.ndarray], x0: np.ndarray,
                     noise: np.ndarray) -> None:
     """Give each hero trace's points their own numbers (item id, x0_i, ε_i as customdata) and a hover line with the
-    forward step in those numbers (docs/methods.md §1.1, x_t = √ᾱ_t·x0 + √(1−ᾱ_t)·ε). The plotted value %{y}
+    forward step in those numbers (docs/methods.md §1.3, x_t = √ᾱ_t·x0 + √(1−ᾱ_t)·ε). The plotted value %{y}
     follows the scrubber; x0_i and ε_i are the same at every step (one ε per seed), so no frame carries them."""
     x0, noise = np.asarray(x0, dtype=np.float64), np.asarray(noise, dtype=np.float64)
     for i, it in zip(traces, items):
