@@ -84,6 +84,9 @@ def test_presentation_mode_on_the_knowledge_graph_and_reranking_pages():
     kg = app_on("knowledge_graph", present=1)
     no_exception(kg)
     assert "kg_reverse" not in {w.key for w in kg.radio} and "kg_scope" not in {w.key for w in kg.radio}
+    explain = [e for e in kg.expander if e.label == "explain"]                 # the intro waits behind "explain"
+    assert explain and "one row of the knowledge graph" in explain[0].markdown[0].value
+    assert not [e for e in app_on("knowledge_graph").expander if e.label == "explain"]
     rr = app_on("reranking", present=1, rr_beam=2)
     no_exception(rr)
     assert "rr_beam" not in {w.key for w in rr.slider} and "rr_cond" not in {w.key for w in rr.radio}

@@ -101,9 +101,11 @@ if "em_typed" in em_linked:              # a link's built history is the whole h
 dataset, seed = C.current("dataset"), int(C.current("seed"))
 root = C.pretrained_root()
 st.title("Embeddings · DiffuRec and DreamRec")
-st.markdown("DiffuRec and DreamRec do not diffuse interaction vectors: they generate the **embedding of the next "
-            "item** from noise, guided by the user's history, and recommend the items whose embeddings score highest "
-            "against it (x̂0·eᵢ). Here you can watch that embedding travel across a map of the catalogue.")
+# presentation mode: the page's prose waits behind "explain", so the projector shows the figures first
+with st.expander("explain", icon=":material/school:") if C.presenting() else st.container():
+    st.markdown("DiffuRec and DreamRec do not diffuse interaction vectors: they generate the **embedding of the next "
+                "item** from noise, guided by the user's history, and recommend the items whose embeddings score "
+                "highest against it (x̂0·eᵢ). Here you can watch that embedding travel across a map of the catalogue.")
 
 split = get_seq_split(dataset)
 titles, genres = split.item_titles, split.item_genres

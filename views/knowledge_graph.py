@@ -62,10 +62,12 @@ applied = C.url_state(page_params.KNOWLEDGE_GRAPH)    # a shared link's settings
 dataset, user, seed = C.current("dataset"), int(C.current("user")), int(C.current("seed"))
 root = C.pretrained_root()
 st.title("Knowledge graph · DiffKG")
-st.markdown("DiffKG diffuses **one row of the knowledge graph** at a time: an entity's 0/1 links to every other "
-            "entity. A denoiser learns to reconstruct the rows; every epoch each row keeps only its strongest "
-            "predicted link(s), and a KG-aware LightGCN trains on that *denoised* graph, with a contrastive loss "
-            "against the original one.")
+# presentation mode: the page's prose waits behind "explain", so the projector shows the figures first
+with st.expander("explain", icon=":material/school:") if C.presenting() else st.container():
+    st.markdown("DiffKG diffuses **one row of the knowledge graph** at a time: an entity's 0/1 links to every other "
+                "entity. A denoiser learns to reconstruct the rows; every epoch each row keeps only its strongest "
+                "predicted link(s), and a KG-aware LightGCN trains on that *denoised* graph, with a contrastive "
+                "loss against the original one.")
 
 split = C.get_split(dataset)
 if split.kg is None:
