@@ -310,3 +310,29 @@ def test_torchrun_prints_one_json_line_writes_one_checkpoint_and_resumes(tmp_pat
     second, _ = run("--epochs", "3", "--resume", str(tmp_path / "a" / "train_state"))
     assert len(second["epoch_seconds"]) == 3                  # epochs 1-2 from the state, epoch 3 trained
     assert second["best_epoch"] in (2, 3)
+
+
+@pytest.mark.slow
+def test_diffkg_resumes_to_the_uninterrupted_end_state(tmp_path):
+    """DiffKG builds both its optimisers lazily and rebuilds its KG from the noise generator every epoch; on the
+    sample world (it needs a KG), one thread (its sparse products with two are not bitwise repeatable)."""
+    from diffrec_core.pipeline import load_split, split_how
+    split = load_split("sample", how=split_how("diffkg"))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        def run(**kw):
+            model = build_model("diffkg", split, overrides=dict(eval_every=1), seed=1)
+            t = RankTrainer(model, split, seed=1, epochs=3, state_dir=kw.get("state_dir"))
+            t.resume(kw["resume"]) if "resume" in kw else t.start()
+            while not t.done and t.epoch < kw.get("stop_after", 99):
+                t.step()
+            return model, t.result
+        whole, r_whole = run()
+        run(state_dir=tmp_path / "s", stop_after=1)
+        resumed, r_res = run(resume=tmp_path / "s")
+    finally:
+        torch.set_num_threads(threads)
+    for k, v in whole.state_dict().items():
+        assert torch.equal(v, resumed.state_dict()[k]), k
+    assert r_res.test == r_whole.test and r_res.best_epoch == r_whole.best_epoch
