@@ -299,14 +299,17 @@ def test_reverse_page_plays_to_the_last_step_in_the_browser_also_after_a_manual_
     assert not page.console_errors, page.console_errors
 
 
-@pytest.mark.parametrize("path, key, slider", [("embeddings", "em_reverse", "reverse step"),
-                                               ("knowledge_graph", "kg_row", "reverse step")])
-def test_embeddings_and_kg_step_in_the_browser_play_reaches_the_end_after_a_scrub(page, server, path, key, slider):
+@pytest.mark.parametrize("path, key, slider, last", [
+    ("embeddings", "em_reverse", "reverse step", ".st-key-em_side"),
+    ("knowledge_graph", "kg_row", "reverse step", ".st-key-kg_csv_kg")])
+def test_embeddings_and_kg_step_in_the_browser_play_reaches_the_end_after_a_scrub(page, server, path, key, slider,
+                                                                                  last):
     """The Embeddings and Knowledge-graph steppers: no server step slider; a scrub and ▶ run in the browser (no
     websocket message) and play reaches the last step, also after a manual step; pause leaves no error."""
     count_messages(page.context)
     page.goto(f"{server['url']}/{path}")
     wait_for_chart(page, key)
+    expect(page.locator(last)).to_be_attached(timeout=FIRST_LOAD_MS)       # the page's last section is drawn
     _settle(page)
     no_app_exception(page)
     expect(page.get_by_test_id("stMain").get_by_role("slider", name=slider)).to_have_count(0)
@@ -314,7 +317,7 @@ def test_embeddings_and_kg_step_in_the_browser_play_reaches_the_end_after_a_scru
     names = st0["frames"]
     n = len(names)
     assert n >= 3 and st0["active"] == n - 1 and f"step {n} of {n}" in st0["numbers"]
-    quiet = server_messages(page)
+    quiet = _quiet(page)
     before = signature(page, key)
     assert page.evaluate(_GOTO, [key, "step 2", True]) == "step 2"
     assert "step 2 of" in stepper(page, key)["numbers"] and signature(page, key) != before
@@ -329,6 +332,20 @@ def test_embeddings_and_kg_step_in_the_browser_play_reaches_the_end_after_a_scru
     assert server_messages(page) == quiet, "stepping sent messages to the server"
     assert not page.errors, page.errors
     assert not [e for e in page.console_errors if not _deep_link_probe(e)], page.console_errors
+
+
+def _quiet(pg, for_ms: int = 2000, timeout_ms: int = LOAD_MS) -> int:
+    """The websocket message count once no message has arrived for ``for_ms`` (the page's script run, with its
+    later sections and spinners, is over)."""
+    t0, last, n = time.monotonic(), time.monotonic(), server_messages(pg)
+    while time.monotonic() - t0 < timeout_ms / 1000:
+        pg.wait_for_timeout(250)
+        m = server_messages(pg)
+        if m != n:
+            n, last = m, time.monotonic()
+        elif time.monotonic() - last >= for_ms / 1000:
+            break
+    return n
 
 
 def _deep_link_probe(message: str) -> bool:
