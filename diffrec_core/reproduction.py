@@ -26,6 +26,9 @@ VERSION = 1
 MAX_BYTES = 1024 ** 2          # a row is about 3 kB; a megabyte is hundreds of reproductions
 METRICS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
 HEADLINE = "recall@20"
+# methods a reproduction names that the registry lists as a preset of another method (LT-DiffRec: L-DiffRec with
+# T-DiffRec's time weights, the ``lt-*`` presets), with the title a reader knows them by
+VARIANT_TITLES = {"ltdiffrec": "LT-DiffRec"}
 DEFAULT_PATH = BENCHMARK_RESULTS / "side_by_side.json"
 
 

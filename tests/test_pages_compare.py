@@ -230,7 +230,7 @@ def test_reproduction_against_the_authors_code_is_shown(fresh_caches):
     assert "Recall@20" in texts(at) and "the combined spread" in texts(at)
     assert doc["rows"][0]["date"] in texts(at)
     from diffrec_core import registry
-    title = {s.name: s.title for s in registry.specs()}
+    title = {**reproduction.VARIANT_TITLES, **{s.name: s.title for s in registry.specs()}}
     if doc["not_run"]:                          # every method the file lists as not run, by its title
         why = frame_with(at, "why not run")
         assert {title.get(n["method"], n["method"]) for n in doc["not_run"]} == set(why["method"])

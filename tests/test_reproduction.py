@@ -131,3 +131,22 @@ def test_save_appends_and_replaces(tmp_path, monkeypatch):
         S.main(["--combine", o, a10, "--save", str(out)])
     with pytest.raises(SystemExit, match="runs of both sides"):
         S.main(["--combine", o, "--save", str(out)])
+
+
+def test_a_metric_one_side_lacks_falls_back_and_test_selection_is_said():
+    """The authors' DiffKG code reports only @20: at the page's @10 the sentence speaks of @20, not of 'no runs';
+    a row selected on test says so; a variant outside the registry gets its readers' title."""
+    d = doc()
+    row = dict(d["rows"][0])
+    for side in ("ours", "authors"):
+        for r in row["runs"][side]:
+            r["test"] = {k: v for k, v in r["test"].items() if k.endswith("@20")}
+    row = R.parse(R.dumps(R.upsert(None, {k: v for k, v in row.items() if k != "summary"})))["rows"][0]
+    s = U.reproduction_sentence(row, "recall@10", "DiffKG")
+    assert "no runs" not in s and "Recall@20" in s and "test score" not in s
+    s = U.reproduction_sentence({**row, "select_on": "test (authors' protocol)"}, "recall@10", "DiffKG")
+    assert "best test score" in s
+    titles = U.reproduction_titles({"diffrec": "DiffRec"})
+    assert titles["ltdiffrec"] == "LT-DiffRec" and titles["diffrec"] == "DiffRec"
+    assert U.reproduction_label({"method": "ltdiffrec", "budget_epochs": 10}, titles) == "LT-DiffRec, 10-epoch budget"
+    assert U.reproduction_label({"method": "diffrec", "budget_epochs": None}, titles) == "DiffRec, full protocol"

@@ -229,8 +229,21 @@ def from_pretrained(results: Mapping, titles: Optional[Mapping[str, str]] = None
 
 # ------------------------------------------------------------------------------------------------ side by side
 def _metric_of(row: Mapping, metric: str) -> str:
-    """The page's metric where the reproduction measured it (it has no HR), else Recall@20."""
-    return metric if metric in row.get("summary", {}) else repro.HEADLINE
+    """The page's metric where both sides of the reproduction measured it (it has no HR; the authors' DiffKG code
+    reports @20 only), else Recall@20."""
+    return metric if "diff" in row.get("summary", {}).get(metric, {}) else repro.HEADLINE
+
+
+def reproduction_titles(titles: Mapping[str, str]) -> Dict[str, str]:
+    """The registry's titles plus those of the variants a reproduction names on their own (LT-DiffRec)."""
+    return {**repro.VARIANT_TITLES, **titles}
+
+
+def reproduction_label(row: Mapping, titles: Mapping[str, str]) -> str:
+    """A reproduction's name on the page: method and budget (one method may have rows at several budgets)."""
+    budget = row.get("budget_epochs")
+    return (f"{titles.get(row.get('method'), row.get('method'))}, "
+            f"{'full protocol' if budget is None else f'{budget}-epoch budget'}")
 
 
 def _n(c: Mapping) -> str:
@@ -266,6 +279,9 @@ def reproduction_sentence(row: Mapping, metric: str = "recall@20", title: Option
         s += f"; every one of our runs is {sep} every one of theirs"
     elif sep == "overlap":
         s += "; the runs of the two sides overlap"
+    if str(row.get("select_on", "")).startswith("test"):
+        s += "; both sides keep the epoch with the best test score, as the authors' code does (a reproduction " \
+             "switch, never this project's protocol), so these test figures are optimistic for both"
     if c.get("within") is None:
         s += f"; one seed on a side, so the spread is not measured and there is no verdict ({_n(c)})"
     elif c["within"]:

@@ -218,20 +218,21 @@ sbs, sbs_problem = X.side_by_side()
 if sbs_problem:
     st.warning(f"The side-by-side results cannot be shown: {sbs_problem}", icon="📄")
 else:
+    rtitles = compare_ui.reproduction_titles(titles)
     if sbs["rows"]:
-        st.dataframe(compare_ui.reproduction_frame(sbs, metric, titles), hide_index=True, width="stretch",
+        st.dataframe(compare_ui.reproduction_frame(sbs, metric, rtitles), hide_index=True, width="stretch",
                      key="cmp_sbs", column_config={"gap": st.column_config.NumberColumn(format="%+.4f"),
                                     "2 SE": st.column_config.NumberColumn(format="%.4f")})
     for r in sbs["rows"]:
-        C.say(compare_ui.reproduction_sentence(r, metric, titles.get(r["method"])))
+        C.say(compare_ui.reproduction_sentence(r, metric, rtitles.get(r["method"])))
         C.say(compare_ui.reproduction_provenance(r), lead="Run:")
-        with st.expander(f"{titles.get(r['method'], r['method'])}: every run"):
+        with st.expander(f"{compare_ui.reproduction_label(r, rtitles)}: every run"):
             st.dataframe(compare_ui.reproduction_seeds_frame(r), hide_index=True, width="stretch",
                          column_config={c: st.column_config.NumberColumn(format="%.4f")
                                         for c in map(compare_ui.metric_label, compare_ui.METRICS)})
     if sbs["not_run"]:
         st.markdown("**Not reproduced yet** (the authors' code exists; why it has not been run side by side)")
-        st.dataframe(compare_ui.reproduction_not_run_frame(sbs, titles), hide_index=True, width="stretch",
+        st.dataframe(compare_ui.reproduction_not_run_frame(sbs, rtitles), hide_index=True, width="stretch",
                      key="cmp_sbs_not_run", column_config={"why not run": st.column_config.TextColumn(width="large")})
 
 # ------------------------------------------------------------------------------------------------ live comparison
