@@ -73,6 +73,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Optional
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -259,15 +260,18 @@ def fmt(mean, sd, d=4):
     return "n/a" if mean is None else f"{mean:.{d}f} ± {sd:.{d}f}"
 
 
-def report(ours: list, theirs: list) -> dict:
-    """Print the per-seed runs and, per column, the two sides' contrast (diffrec_core.reproduction.contrast)."""
+def report(ours: list, theirs: list, labels: Optional[dict] = None,
+           heading: str = "per seed (test at the validation-selected epoch)") -> dict:
+    """Print the per-seed runs and, per column, the two sides' contrast (diffrec_core.reproduction.contrast).
+    ``labels`` renames columns in the printout (the sequential harness prints Recall@k as HR@k)."""
     cols = [*METRICS, "best_epoch", "epochs_run", "epoch_s"]
+    name = {c: (labels or {}).get(c, c) for c in cols}
 
     def get(r, c):
         return r["test"].get(c) if c in METRICS else r.get(c)
 
-    print("\nper seed (test at the validation-selected epoch)")
-    print(f"{'side':7s} {'seed':>4s} " + " ".join(f"{c:>10s}" for c in cols))
+    print(f"\n{heading}")
+    print(f"{'side':7s} {'seed':>4s} " + " ".join(f"{name[c]:>10s}" for c in cols))
     for side, runs in (("ours", ours), ("authors", theirs)):
         for r in runs:
             vals = [get(r, c) for c in cols]
@@ -283,10 +287,10 @@ def report(ours: list, theirs: list) -> dict:
         d = 4 if c in METRICS else 2
         if "diff" in row:
             within = "n/a (one seed)" if row["within"] is None else ("yes" if row["within"] else "NO")
-            print(f"{c:12s} {fmt(mo, so, d):>20s} {fmt(ma, sa, d):>20s} {row['diff']:>9.{d}f} "
+            print(f"{name[c]:12s} {fmt(mo, so, d):>20s} {fmt(ma, sa, d):>20s} {row['diff']:>9.{d}f} "
                   f"{row['two_se']:>8.{d}f}  {within}")
         else:
-            print(f"{c:12s} {fmt(mo, so, d):>20s} {fmt(ma, sa, d):>20s}")
+            print(f"{name[c]:12s} {fmt(mo, so, d):>20s} {fmt(ma, sa, d):>20s}")
         summary[c] = row
     return summary
 

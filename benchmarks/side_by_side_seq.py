@@ -80,7 +80,9 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(HERE))
 
 from _floor import cpu_model  # noqa: E402
+import side_by_side  # noqa: E402
 from diffrec_core import reproduction as repro  # noqa: E402
+from sequential_beauty import parse_sets  # noqa: E402
 
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "diffurec_amazon_beauty"
 DATA_NAME = "beauty_side_by_side"           # the data set name their scripts are given
@@ -321,45 +323,15 @@ def run_ours(method: str, split, seed: int, epochs: int, preset: str, sets: dict
 
 
 # ------------------------------------------------------------------------------------------------ report
-def fmt(mean, sd, d=4):
-    return "n/a" if mean is None else f"{mean:.{d}f} ± {sd:.{d}f}"
-
-
 LABEL = {"recall@10": "HR@10", "recall@20": "HR@20", "ndcg@10": "NDCG@10", "ndcg@20": "NDCG@20",
          "best_epoch": "kept epoch", "epochs_run": "epochs run", "epoch_s": "s / epoch"}
 
 
 def report(ours: list, theirs: list) -> dict:
-    """Per seed and, per column, the two sides' contrast (diffrec_core.reproduction.contrast)."""
-    cols = [*METRICS, "best_epoch", "epochs_run", "epoch_s"]
-
-    def get(r, c):
-        return r["test"].get(c) if c in METRICS else r.get(c)
-
+    """Per seed and, per column, the two sides' contrast: side_by_side.report with the sequential labels."""
     kept = sorted({r.get("kept", "?") for r in ours + theirs})
-    print(f"\nper seed (test; kept weights: {', '.join(kept)}; HR@k = Recall@k, leave-one-out)")
-    print(f"{'side':7s} {'seed':>4s} " + " ".join(f"{LABEL[c]:>10s}" for c in cols))
-    for side, runs in (("ours", ours), ("authors", theirs)):
-        for r in runs:
-            vals = [get(r, c) for c in cols]
-            print(f"{side:7s} {r['seed']:>4d} " + " ".join(
-                f"{'n/a':>10s}" if v is None else (f"{v:>10.4f}" if isinstance(v, float) else f"{v:>10d}")
-                for v in vals))
-    summary = {}
-    print("\nmean ± sd over seeds; diff = ours - authors; within = |diff| <= 2 SE, SE = sqrt(sd_o²/n_o + sd_a²/n_a)")
-    print(f"{'':12s} {'ours':>20s} {'authors':>20s} {'diff':>9s} {'2 SE':>8s}  within")
-    for c in cols:
-        row = repro.contrast([get(r, c) for r in ours], [get(r, c) for r in theirs])
-        (mo, so), (ma, sa) = row["ours"], row["authors"]
-        d = 4 if c in METRICS else 2
-        if "diff" in row:
-            within = "n/a (one seed)" if row["within"] is None else ("yes" if row["within"] else "NO")
-            print(f"{LABEL[c]:12s} {fmt(mo, so, d):>20s} {fmt(ma, sa, d):>20s} {row['diff']:>9.{d}f} "
-                  f"{row['two_se']:>8.{d}f}  {within}")
-        else:
-            print(f"{LABEL[c]:12s} {fmt(mo, so, d):>20s} {fmt(ma, sa, d):>20s}")
-        summary[c] = row
-    return summary
+    return side_by_side.report(ours, theirs, LABEL, f"per seed (test; kept weights: {', '.join(kept)}; "
+                                                   "HR@k = Recall@k, leave-one-out)")
 
 
 def save(path: Path, method: str, infos: list, ours: list, theirs: list, note: str = "") -> None:
@@ -422,19 +394,6 @@ PROTOCOL = {
                 "(DreamRec keeps nothing): test after the last epoch, whole batches of 100 users only (the last "
                 "22363 % 100 users in user order are not counted, on both sides)",
 }
-
-
-def parse_sets(pairs) -> dict:
-    out = {}
-    for kv in pairs or []:
-        if "=" not in kv:
-            raise SystemExit(f"error: --set expects KEY=VALUE, got {kv!r}")
-        k, v = kv.split("=", 1)
-        try:
-            out[k] = json.loads(v)
-        except json.JSONDecodeError:
-            out[k] = v
-    return out
 
 
 def main(argv=None) -> int:
