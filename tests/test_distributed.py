@@ -220,8 +220,11 @@ def test_every_rank_holds_one_model_after_training(two_ranks, name):
 
 
 # ------------------------------------------------------------------------------------------------ resume
-def _run(split, state_dir=None, stop_after=None, resume=None, epochs=4):
-    model = build_model("diffrec", split, overrides=dict(batch_size=25, dims=[16], eval_every=1), seed=1)
+TOY_DIFFREC = dict(batch_size=25, dims=[16], eval_every=1)
+
+
+def _run(name, split, overrides, epochs, state_dir=None, stop_after=None, resume=None):
+    model = build_model(name, split, overrides=overrides, seed=1)
     t = RankTrainer(model, split, seed=1, epochs=epochs, state_dir=state_dir)
     t.resume(resume) if resume else t.start()
     while not t.done and (stop_after is None or t.epoch < stop_after):
@@ -229,49 +232,43 @@ def _run(split, state_dir=None, stop_after=None, resume=None, epochs=4):
     return model, t
 
 
+def _whole_and_resumed(tmp_path, name, split, overrides, epochs, stop_after):
+    """An uninterrupted run, and one stopped after ``stop_after`` epochs and resumed from its saved state, with
+    the weights of the two compared bitwise: the very same computation, on one thread (LightGCN's and DiffKG's
+    sparse products are not bitwise repeatable with two, even without a resume)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        whole = _run(name, split, overrides, epochs)
+        _run(name, split, overrides, epochs, state_dir=tmp_path / "s", stop_after=stop_after)
+        resumed = _run(name, split, overrides, epochs, resume=tmp_path / "s")
+    finally:
+        torch.set_num_threads(threads)
+    for k, v in whole[0].state_dict().items():
+        assert torch.equal(v, resumed[0].state_dict()[k]), k
+    return whole, resumed
+
+
 def test_resume_gives_the_uninterrupted_end_state(tmp_path):
     """Dropout, noise and the importance sampler draw from the saved random states; the sampler's loss history,
     AdamW's moments and the kept epoch's weights come back: the very same computation, so bitwise equal."""
-    split = toy_split()
-    whole, t_whole = _run(split)
-    _run(split, state_dir=tmp_path / "state", stop_after=2)
-    resumed, t_res = _run(split, resume=tmp_path / "state")
+    (_, t_whole), (_, t_res) = _whole_and_resumed(tmp_path, "diffrec", toy_split(), TOY_DIFFREC, 4, 2)
     assert t_res.done and t_res.result.best_epoch == t_whole.result.best_epoch
-    for k, v in whole.state_dict().items():
-        assert torch.equal(v, resumed.state_dict()[k]), k
     assert t_res.result.valid == t_whole.result.valid and t_res.result.test == t_whole.result.test
     strip = [{k: v for k, v in r.items() if "seconds" not in k} for r in t_whole.result.history]
     assert [{k: v for k, v in r.items() if "seconds" not in k} for r in t_res.result.history] == strip
 
 
 def test_resume_hands_a_lazily_built_optimiser_its_state(tmp_path):
-    """LightGCN builds its AdamW at its first step, after the resume: the saved moments reach it then. One
-    thread: its sparse products with two threads are not bitwise repeatable even without a resume."""
-    split = toy_split()
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        def run(**kw):
-            model = build_model("lightgcn", split, overrides=dict(eval_every=1), seed=1)
-            t = RankTrainer(model, split, seed=1, epochs=3, state_dir=kw.get("state_dir"))
-            t.resume(kw["resume"]) if "resume" in kw else t.start()
-            while not t.done and t.epoch < kw.get("stop_after", 99):
-                t.step()
-            return model
-        whole = run()
-        run(state_dir=tmp_path / "s", stop_after=1)
-        resumed = run(resume=tmp_path / "s")
-        assert resumed._opt is not None and int(resumed._opt.state_dict()["state"][0]["step"]) > 0
-    finally:
-        torch.set_num_threads(threads)
-    for k, v in whole.state_dict().items():
-        assert torch.equal(v, resumed.state_dict()[k]), k
+    """LightGCN builds its AdamW at its first step, after the resume: the saved moments reach it then."""
+    _, (resumed, _) = _whole_and_resumed(tmp_path, "lightgcn", toy_split(), dict(eval_every=1), 3, 1)
+    assert resumed._opt is not None and int(resumed._opt.state_dict()["state"][0]["step"]) > 0
 
 
 def test_a_state_of_another_model_is_refused(tmp_path):
     from diffrec_core.train_state import TrainStateError
     split = toy_split()
-    _run(split, state_dir=tmp_path / "s", stop_after=1)
+    _run("diffrec", split, TOY_DIFFREC, 4, state_dir=tmp_path / "s", stop_after=1)
     other = build_model("diffrec", split, overrides=dict(dims=[8]), seed=1)
     with pytest.raises(TrainStateError, match="shape"):
         RankTrainer(other, split, seed=1, epochs=2).resume(tmp_path / "s")
@@ -315,24 +312,8 @@ def test_torchrun_prints_one_json_line_writes_one_checkpoint_and_resumes(tmp_pat
 @pytest.mark.slow
 def test_diffkg_resumes_to_the_uninterrupted_end_state(tmp_path):
     """DiffKG builds both its optimisers lazily and rebuilds its KG from the noise generator every epoch; on the
-    sample world (it needs a KG), one thread (its sparse products with two are not bitwise repeatable)."""
+    sample world (it needs a KG)."""
     from diffrec_core.pipeline import load_split, split_how
     split = load_split("sample", how=split_how("diffkg"))
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        def run(**kw):
-            model = build_model("diffkg", split, overrides=dict(eval_every=1), seed=1)
-            t = RankTrainer(model, split, seed=1, epochs=3, state_dir=kw.get("state_dir"))
-            t.resume(kw["resume"]) if "resume" in kw else t.start()
-            while not t.done and t.epoch < kw.get("stop_after", 99):
-                t.step()
-            return model, t.result
-        whole, r_whole = run()
-        run(state_dir=tmp_path / "s", stop_after=1)
-        resumed, r_res = run(resume=tmp_path / "s")
-    finally:
-        torch.set_num_threads(threads)
-    for k, v in whole.state_dict().items():
-        assert torch.equal(v, resumed.state_dict()[k]), k
-    assert r_res.test == r_whole.test and r_res.best_epoch == r_whole.best_epoch
+    (_, t_whole), (_, t_res) = _whole_and_resumed(tmp_path, "diffkg", split, dict(eval_every=1), 3, 1)
+    assert t_res.result.test == t_whole.result.test and t_res.result.best_epoch == t_whole.result.best_epoch
