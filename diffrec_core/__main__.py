@@ -21,6 +21,7 @@ import argparse
 import contextlib
 import io
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -508,5 +509,18 @@ def main(argv=None) -> int:
         return _error(e)
 
 
+def _exit_rank(rc: int) -> None:
+    """End a torchrun rank without the interpreter's finalisation. gloo's worker threads can still be torn down
+    while Python finalises, which aborts the process now and then ("terminate called without an active
+    exception", SIGABRT) after a run that succeeded; the process group is already destroyed and every output
+    flushed here, so skipping finalisation loses nothing."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(rc)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    rc = main()
+    if os.environ.get("WORLD_SIZE", "1").strip() not in ("", "1"):     # a rank of torchrun
+        _exit_rank(int(rc or 0))
+    sys.exit(rc)

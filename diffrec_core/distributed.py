@@ -238,6 +238,11 @@ def process_group(device: torch.device, env=None):
     w = init(device, env)
     try:
         yield w
+        if w.world_size > 1:
+            # Leave together: a rank that finishes first (the others do not write the checkpoint) and tears
+            # its gloo pair down while rank 0 still works can abort the process ("terminate called without an
+            # active exception"). Not on an error path, where the other ranks may never arrive.
+            dist.barrier()
     finally:
         if w.world_size > 1:
             shutdown()
